@@ -1,0 +1,179 @@
+/**
+ * The typed producer client: routes each task name to its queue, validates the payload before anything leaves
+ * the process, and fails fast when Redis is unreachable. Imports neither nodemailer nor pg.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import { loadClientConfig, type ClientConfig } from './config.js';
+import { InvalidPayloadError, QueueUnavailableError, UnknownTaskError } from './errors.js';
+import type { QueueName } from './tasks/define-task.js';
+import { TASK_NAMES, tasks, type TaskName, type Tasks } from './tasks/registry.js';
+import { createRedis, waitUntilReady } from './queues/connection.js';
+
+/** What a producer passes for task `N`: the schema's input type (defaults may be left out). */
+export type PayloadOf<N extends TaskName> = z.input<Tasks[N]['schema']>;
+
+export interface EnqueueOptions {
+  /** Milliseconds to wait before the job becomes runnable. */
+  delay?: number;
+  /** BullMQ priority, 1 highest; defaults to the task's own (OTP before welcome on auth_emails). */
+  priority?: number;
+  /**
+   * Enqueues with the same key (per task) send one email. Any string of 1–256 characters works: it is encoded
+   * into a job id BullMQ accepts.
+   */
+  idempotencyKey?: string;
+}
+
+export interface EnqueueRequest<N extends TaskName = TaskName> {
+  name: N;
+  payload: PayloadOf<N>;
+  options?: EnqueueOptions;
+}
+
+export interface EmailClientOptions {
+  /** Defaults to REDIS_URL (or REDIS_HOST…) from the environment. */
+  redisUrl?: string;
+  /** Redis key prefix of the queues, QUEUE_PREFIX (`bull`). */
+  prefix?: string;
+  /** How long an enqueue may wait for Redis before it rejects with QueueUnavailableError (1000 ms). */
+  timeoutMs?: number;
+}
+
+export interface EmailClient {
+  /** Returns the job id. */
+  enqueue<N extends TaskName>(name: N, payload: PayloadOf<N>, options?: EnqueueOptions): Promise<string>;
+  /** Returns the job ids in the order of `requests`. */
+  enqueueMany(requests: readonly EnqueueRequest[]): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export function createEmailClient(options: EmailClientOptions = {}): EmailClient {
+  const defaults: ClientConfig | undefined =
+    options.redisUrl && options.prefix ? undefined : loadClientConfig();
+  const redisUrl = options.redisUrl ?? defaults!.redisUrl;
+  const prefix = options.prefix ?? defaults!.prefix;
+  const timeoutMs = options.timeoutMs ?? 1_000;
+  let lastError: Error | undefined;
+  const redis: Redis = createRedis(redisUrl, 'producer', (error) => (lastError = error));
+  const queues = new Map<QueueName, Queue>();
+
+  const queueFor = (name: QueueName) => {
+    let queue = queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: redis, prefix });
+      queue.on('error', (error) => (lastError = error));
+      queues.set(name, queue);
+    }
+    return queue;
+  };
+
+  const withRedis = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      await waitUntilReady(redis, timeoutMs);
+      return await within(work(), timeoutMs);
+    } catch (error) {
+      const cause = lastError ?? (error as Error);
+      throw new QueueUnavailableError(`could not enqueue: Redis unavailable (${cause.message})`, {
+        cause: error,
+      });
+    }
+  };
+
+  return {
+    async enqueue(name, payload, enqueueOptions) {
+      const job = prepare({ name, payload, options: enqueueOptions });
+      const added = await withRedis(() => queueFor(job.queue).add(job.name, job.data, job.opts));
+      return String(added.id);
+    },
+    async enqueueMany(requests) {
+      const jobs = requests.map(prepare);
+      const byQueue = new Map<QueueName, Array<{ job: PreparedJob; index: number }>>();
+      jobs.forEach((job, index) =>
+        byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), { job, index }]),
+      );
+      const ids: string[] = new Array(jobs.length);
+      await withRedis(() =>
+        Promise.all(
+          [...byQueue].map(async ([queue, entries]) => {
+            const added = await queueFor(queue).addBulk(entries.map(({ job }) => job));
+            added.forEach((job, i) => (ids[entries[i]!.index] = String(job.id)));
+          }),
+        ),
+      );
+      return ids;
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((queue) => queue.close()));
+      redis.disconnect();
+    },
+  };
+}
+
+interface PreparedJob {
+  queue: QueueName;
+  name: TaskName;
+  data: unknown;
+  opts: JobsOptions;
+}
+
+function prepare(request: EnqueueRequest): PreparedJob {
+  if (!Object.hasOwn(tasks, request.name)) throw new UnknownTaskError(String(request.name), TASK_NAMES);
+  const task = tasks[request.name];
+  const parsed = task.schema.safeParse(request.payload);
+  if (!parsed.success) {
+    throw new InvalidPayloadError(
+      task.name,
+      parsed.error.issues.map((issue) => ({ field: issue.path.join('.'), message: issue.message })),
+    );
+  }
+  const options = request.options ?? {};
+  const opts: JobsOptions = {};
+  if (options.delay !== undefined) opts.delay = options.delay;
+  const priority = options.priority ?? ('priority' in task ? task.priority : undefined);
+  if (priority !== undefined) opts.priority = priority;
+  if (options.idempotencyKey !== undefined) opts.jobId = jobIdForKey(task.name, options.idempotencyKey);
+  // The producer's payload goes as sent: defaults such as "today" are applied when the job runs.
+  return { queue: task.queue, name: request.name, data: request.payload, opts };
+}
+
+/**
+ * BullMQ rejects ids with `:` or of digits only; percent-encoding keeps any key (unicode included) valid and
+ * readable, and the task name scopes it, so one key used for a confirmation and a cancellation sends both.
+ */
+export function jobIdForKey(task: string, key: string): string {
+  if (key.length === 0 || key.length > 256) {
+    throw new InvalidPayloadError(task, [
+      { field: 'idempotencyKey', message: 'expected 1 to 256 characters' },
+    ]);
+  }
+  return `${task}~${encodeURIComponent(key)}`;
+}
+
+function within<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+let defaultClient: EmailClient | undefined;
+
+/** Enqueues through a client built from the environment on first use. */
+export function enqueue<N extends TaskName>(name: N, payload: PayloadOf<N>, options?: EnqueueOptions) {
+  return (defaultClient ??= createEmailClient()).enqueue(name, payload, options);
+}
+
+export function enqueueMany(requests: readonly EnqueueRequest[]) {
+  return (defaultClient ??= createEmailClient()).enqueueMany(requests);
+}
+
+/** Closes the client behind `enqueue`/`enqueueMany`, so a producer process can exit. */
+export async function closeDefaultClient(): Promise<void> {
+  await defaultClient?.close();
+  defaultClient = undefined;
+}

@@ -1,0 +1,418 @@
+/**
+ * The one place that reads the environment. `loadConfig()` validates every variable once, reports one line per
+ * problem, and returns a frozen {@link Config} that is passed down from there. Every variable is listed with its
+ * default in `.env.example` (a test keeps the two in step).
+ */
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { isLocale, isTimeZone } from './locale.js';
+
+const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+
+const DURATION_UNITS_S: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `"90"` (seconds), `"500ms"`, `"30s"`, `"5m"`, `"1h"`, `"14d"` → seconds. */
+export function parseDurationSeconds(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!match) return undefined;
+  return Number(match[1]) * DURATION_UNITS_S[match[2] ?? 's']!;
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off', '']);
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return fallback;
+      const word = v.trim().toLowerCase();
+      if (TRUE.has(word)) return true;
+      if (FALSE.has(word)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` });
+      return z.NEVER;
+    });
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/** A duration in seconds; a bare number means seconds. */
+const duration = (fallbackSeconds: number, minSeconds = 0) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallbackSeconds;
+      const seconds = parseDurationSeconds(v);
+      if (seconds === undefined || seconds < minSeconds) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as 30, 30s, 5m, 1h or 14d (at least ${minSeconds} s), got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+const url = (protocols: readonly string[]) =>
+  optionalText.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const email = optionalText.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v), {
+  message: 'expected an email address',
+});
+
+const identifier = (fallback: string | undefined) =>
+  optionalText
+    .refine((v) => v === undefined || /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(v), {
+      message: 'expected an SQL identifier (letters, digits, _; optionally schema.name)',
+    })
+    .transform((v) => v ?? fallback);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  REDIS_URL: url(['redis:', 'rediss:']),
+  REDIS_HOST: optionalText,
+  REDIS_PORT: int(6379, 1, 65_535),
+  REDIS_PASSWORD: optionalText,
+  REDIS_DB: int(0, 0, 15),
+  REDIS_USE_TLS: bool(false),
+  QUEUE_PREFIX: optionalText
+    .refine((v) => v === undefined || !/\s/.test(v), { message: 'expected no spaces' })
+    .transform((v) => v ?? 'bull'),
+
+  WORKER_CONCURRENCY: int(10, 1, 1_000),
+  WORKER_NAME: optionalText,
+  JOB_TIMEOUT_MS: int(60_000, 1_000, 3_600_000),
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 0, 3_600_000),
+  MAX_RETRIES: int(3, 0, 100),
+  RETRY_DELAY: duration(2, 0),
+  RETRY_DELAY_MAX: duration(600, 0),
+  COMPLETED_JOB_RETENTION: duration(3600, 0),
+  COMPLETED_JOB_RETENTION_COUNT: int(10_000, 0, 10_000_000),
+  FAILED_JOB_RETENTION: duration(14 * 86_400, 0),
+  EVENTS_MAX_LEN: int(10_000, 100, 10_000_000),
+
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DB_HOST: optionalText,
+  DB_PORT: int(5432, 1, 65_535),
+  DB_NAME: optionalText,
+  DB_USER: optionalText,
+  DB_PASSWORD: optionalText,
+  DATABASE_POOL_SIZE: int(10, 1, 1_000),
+  DATABASE_CONNECT_TIMEOUT_MS: int(5_000, 100, 600_000),
+  USERS_TABLE: identifier('users'),
+  USERS_EMAIL_COLUMN: identifier('email'),
+  // Unset means is_active; set to empty to read every row regardless of an active flag.
+  USERS_ACTIVE_COLUMN: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.trim() === '' || /^[A-Za-z_][A-Za-z0-9_]*$/.test(v.trim()), {
+      message: 'expected a column name, or empty to disable',
+    })
+    .transform((v) => (v === undefined ? 'is_active' : v.trim() || undefined)),
+  USERS_NAME_COLUMN: identifier(undefined),
+
+  SMTP_HOST: optionalText,
+  SMTP_PORT: int(587, 1, 65_535),
+  SMTP_USERNAME: optionalText,
+  SMTP_PASSWORD: optionalText,
+  SMTP_SECURE: bool(false),
+  SMTP_REQUIRE_TLS: z.string().optional(),
+  SMTP_USE_TLS: z.string().optional(),
+  SMTP_TLS_REJECT_UNAUTHORIZED: bool(true),
+  SMTP_POOL_SIZE: int(5, 1, 100),
+  SMTP_MAX_MESSAGES: int(100, 1, 100_000),
+  FROM_ADDRESS: email,
+  FROM_NAME: optionalText,
+  REPLY_TO: email,
+  DKIM_DOMAIN: optionalText,
+  DKIM_SELECTOR: optionalText,
+  DKIM_PRIVATE_KEY: optionalText,
+  OUTBOX_DIR: optionalText,
+
+  BRAND_COLOR: optionalText.refine((v) => v === undefined || /^#[0-9a-fA-F]{6}$/.test(v), {
+    message: 'expected a colour like #4f46e5',
+  }),
+  LOGO_URL: url(['https:', 'http:']),
+  SUPPORT_EMAIL: email,
+  APP_URL: url(['https:', 'http:']),
+  DEFAULT_LOCALE: optionalText.refine((v) => v === undefined || isLocale(v), {
+    message: 'expected a BCP 47 locale such as en-US',
+  }),
+  DEFAULT_TIME_ZONE: optionalText.refine((v) => v === undefined || isTimeZone(v), {
+    message: 'expected an IANA time zone such as Europe/Berlin',
+  }),
+  DEFAULT_CURRENCY: optionalText.refine((v) => v === undefined || /^[A-Za-z]{3}$/.test(v), {
+    message: 'expected an ISO 4217 code such as USD',
+  }),
+  TEMPLATES_DIR: optionalText,
+});
+
+/** The variables the service reads; `.env.example` must list exactly these. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as readonly string[];
+
+export interface SmtpConfig {
+  /** Unset outside production: a capture server on loopback writes messages to `outboxDir`. */
+  host: string | undefined;
+  port: number;
+  /** Implicit TLS (port 465). */
+  secure: boolean;
+  /** Insist on STARTTLS. */
+  requireTls: boolean;
+  username: string | undefined;
+  password: string | undefined;
+  tlsRejectUnauthorized: boolean;
+  poolSize: number;
+  maxMessages: number;
+  connectionTimeoutMs: number;
+  greetingTimeoutMs: number;
+  socketTimeoutMs: number;
+  dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
+  outboxDir: string;
+}
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  logLevel: string;
+  redis: { url: string; prefix: string };
+  worker: {
+    concurrency: number;
+    name: string;
+    jobTimeoutMs: number;
+    shutdownTimeoutMs: number;
+  };
+  /** Defaults for every task; a task may override them. */
+  retry: { attempts: number; delayMs: number; delayMaxMs: number };
+  retention: { completedAgeS: number; completedCount: number; failedAgeS: number; eventsMaxLen: number };
+  database: {
+    url: string | undefined;
+    poolSize: number;
+    connectTimeoutMs: number;
+    users: {
+      table: string;
+      emailColumn: string;
+      activeColumn: string | undefined;
+      nameColumn: string | undefined;
+    };
+  };
+  smtp: SmtpConfig;
+  mail: { fromAddress: string; fromName: string; replyTo: string | undefined };
+  brand: { name: string; color: string; logoUrl: string | undefined; supportEmail: string; appUrl: string };
+  defaults: { locale: string; timeZone: string; currency: string };
+  templatesDir: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads `.env` (when present, without overriding the real environment) and the environment, and returns the
+ * validated, frozen configuration. Throws {@link ConfigError} listing every problem, one line per variable.
+ */
+export function loadConfig(env: Env = readProcessEnv()): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const production = e.NODE_ENV === 'production';
+
+  const legacyTls = e.SMTP_REQUIRE_TLS ?? e.SMTP_USE_TLS;
+  const requireTls = bool(false).safeParse(legacyTls);
+  if (!requireTls.success) {
+    problems.push(
+      `${e.SMTP_REQUIRE_TLS !== undefined ? 'SMTP_REQUIRE_TLS' : 'SMTP_USE_TLS'}: expected true or false`,
+    );
+  }
+  if (production && !e.SMTP_HOST) {
+    problems.push('SMTP_HOST: required in production (outside production a local capture server is used)');
+  }
+  if (production && !e.FROM_ADDRESS) problems.push('FROM_ADDRESS: required in production');
+  const dkimSet = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY].filter(Boolean).length;
+  if (dkimSet !== 0 && dkimSet !== 3) {
+    problems.push('DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three or none');
+  }
+  if (e.SMTP_USERNAME && !e.SMTP_PASSWORD) problems.push('SMTP_PASSWORD: required when SMTP_USERNAME is set');
+  if (e.RETRY_DELAY_MAX < e.RETRY_DELAY) problems.push('RETRY_DELAY_MAX: must not be below RETRY_DELAY');
+  if (e.DB_HOST && !e.DB_NAME && !e.DATABASE_URL) problems.push('DB_NAME: required when DB_HOST is set');
+  if (problems.length) throw new ConfigError(problems);
+
+  const fromAddress = e.FROM_ADDRESS ?? 'no-reply@localhost.localdomain';
+  const fromName = e.FROM_NAME ?? 'Event Platform';
+  // nodemailer's own timeouts stay below the job's, so a hung server fails the attempt, not the lock.
+  const socketTimeoutMs = Math.floor(e.JOB_TIMEOUT_MS / 2);
+  const connectionTimeoutMs = Math.min(10_000, Math.floor(e.JOB_TIMEOUT_MS / 4));
+
+  const config: Config = {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    redis: { url: e.REDIS_URL ?? redisUrlFromParts(e), prefix: e.QUEUE_PREFIX },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      name: e.WORKER_NAME ?? `email-worker@${hostname()}`,
+      jobTimeoutMs: e.JOB_TIMEOUT_MS,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    },
+    retry: {
+      attempts: e.MAX_RETRIES + 1,
+      delayMs: Math.round(e.RETRY_DELAY * 1000),
+      delayMaxMs: Math.round(e.RETRY_DELAY_MAX * 1000),
+    },
+    retention: {
+      completedAgeS: Math.round(e.COMPLETED_JOB_RETENTION),
+      completedCount: e.COMPLETED_JOB_RETENTION_COUNT,
+      failedAgeS: Math.round(e.FAILED_JOB_RETENTION),
+      eventsMaxLen: e.EVENTS_MAX_LEN,
+    },
+    database: {
+      url: e.DATABASE_URL ?? databaseUrlFromParts(e),
+      poolSize: e.DATABASE_POOL_SIZE,
+      connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      users: {
+        table: e.USERS_TABLE!,
+        emailColumn: e.USERS_EMAIL_COLUMN!,
+        activeColumn: e.USERS_ACTIVE_COLUMN,
+        nameColumn: e.USERS_NAME_COLUMN,
+      },
+    },
+    smtp: {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT,
+      secure: e.SMTP_SECURE,
+      requireTls: requireTls.data ?? false,
+      username: e.SMTP_USERNAME,
+      password: e.SMTP_PASSWORD,
+      tlsRejectUnauthorized: e.SMTP_TLS_REJECT_UNAUTHORIZED,
+      poolSize: e.SMTP_POOL_SIZE,
+      maxMessages: e.SMTP_MAX_MESSAGES,
+      connectionTimeoutMs,
+      greetingTimeoutMs: connectionTimeoutMs,
+      socketTimeoutMs,
+      dkim:
+        e.DKIM_DOMAIN && e.DKIM_SELECTOR && e.DKIM_PRIVATE_KEY
+          ? {
+              domainName: e.DKIM_DOMAIN,
+              keySelector: e.DKIM_SELECTOR,
+              // Keys in env files usually carry literal \n.
+              privateKey: e.DKIM_PRIVATE_KEY.replace(/\\n/g, '\n'),
+            }
+          : undefined,
+      outboxDir: resolve(PROJECT_ROOT, e.OUTBOX_DIR ?? 'var/outbox'),
+    },
+    mail: { fromAddress, fromName, replyTo: e.REPLY_TO },
+    brand: {
+      name: fromName,
+      color: e.BRAND_COLOR ?? '#4f46e5',
+      logoUrl: e.LOGO_URL,
+      supportEmail: e.SUPPORT_EMAIL ?? fromAddress,
+      appUrl: (e.APP_URL ?? 'http://localhost:3000').replace(/\/+$/, ''),
+    },
+    defaults: {
+      locale: e.DEFAULT_LOCALE ?? 'en-US',
+      timeZone: e.DEFAULT_TIME_ZONE ?? 'UTC',
+      currency: (e.DEFAULT_CURRENCY ?? 'USD').toUpperCase(),
+    },
+    templatesDir: resolve(PROJECT_ROOT, e.TEMPLATES_DIR ?? 'templates'),
+  };
+  return deepFreeze(config);
+}
+
+/** What a producer needs: only the Redis variables, so a producer never has to configure SMTP or a database. */
+export interface ClientConfig {
+  redisUrl: string;
+  prefix: string;
+}
+
+const clientSchema = envSchema.pick({
+  REDIS_URL: true,
+  REDIS_HOST: true,
+  REDIS_PORT: true,
+  REDIS_PASSWORD: true,
+  REDIS_DB: true,
+  REDIS_USE_TLS: true,
+  QUEUE_PREFIX: true,
+});
+
+export function loadClientConfig(env: Env = readProcessEnv()): ClientConfig {
+  const parsed = clientSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
+  }
+  return Object.freeze({
+    redisUrl: parsed.data.REDIS_URL ?? redisUrlFromParts(parsed.data),
+    prefix: parsed.data.QUEUE_PREFIX,
+  });
+}
+
+function redisUrlFromParts(e: {
+  REDIS_HOST?: string | undefined;
+  REDIS_PORT: number;
+  REDIS_PASSWORD?: string | undefined;
+  REDIS_DB: number;
+  REDIS_USE_TLS: boolean;
+}): string {
+  const auth = e.REDIS_PASSWORD ? `:${encodeURIComponent(e.REDIS_PASSWORD)}@` : '';
+  return `${e.REDIS_USE_TLS ? 'rediss' : 'redis'}://${auth}${e.REDIS_HOST ?? '127.0.0.1'}:${e.REDIS_PORT}/${e.REDIS_DB}`;
+}
+
+function databaseUrlFromParts(e: {
+  DB_HOST?: string | undefined;
+  DB_PORT: number;
+  DB_NAME?: string | undefined;
+  DB_USER?: string | undefined;
+  DB_PASSWORD?: string | undefined;
+}): string | undefined {
+  if (!e.DB_HOST || !e.DB_NAME) return undefined;
+  const user = e.DB_USER ? encodeURIComponent(e.DB_USER) : '';
+  const password = e.DB_PASSWORD ? `:${encodeURIComponent(e.DB_PASSWORD)}` : '';
+  const auth = user ? `${user}${password}@` : '';
+  return `postgres://${auth}${e.DB_HOST}:${e.DB_PORT}/${encodeURIComponent(e.DB_NAME)}`;
+}
+
+function readProcessEnv(): Env {
+  const envFile = resolve(process.cwd(), '.env');
+  // The real environment wins over .env, as with dotenv.
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  return process.env;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,53 @@
+/**
+ * Reads recipients from the platform's users table, read-only, with the old service's query
+ * (`SELECT email FROM users WHERE id = $1 AND is_active = true`); table and columns come from configuration.
+ */
+import type { Config } from '../config.js';
+import { RecipientNotFoundError } from '../errors.js';
+import type { Recipient } from '../tasks/define-task.js';
+import { toDatabaseError, type Pool } from './pool.js';
+
+export type UsersTable = Config['database']['users'];
+
+export interface UserDirectory {
+  findRecipient(userId: string | number): Promise<Recipient>;
+  /** Runs the query on no rows: fails when the table or a column does not exist. */
+  check(): Promise<void>;
+}
+
+const quote = (identifier: string) =>
+  identifier
+    .split('.')
+    .map((part) => `"${part.replace(/"/g, '""')}"`)
+    .join('.');
+
+export function buildRecipientQuery(users: UsersTable): string {
+  const columns = [`${quote(users.emailColumn)} AS email`];
+  if (users.nameColumn) columns.push(`${quote(users.nameColumn)} AS name`);
+  // The parameter takes the id column's type, so integer and UUID ids both use the primary key's index.
+  const where = ['id = $1'];
+  if (users.activeColumn) where.push(`${quote(users.activeColumn)} = true`);
+  return `SELECT ${columns.join(', ')} FROM ${quote(users.table)} WHERE ${where.join(' AND ')} LIMIT 1`;
+}
+
+export function createUserDirectory(pool: Pool, users: UsersTable): UserDirectory {
+  const text = buildRecipientQuery(users);
+  return {
+    async findRecipient(userId) {
+      let rows: Array<{ email: string | null; name?: string | null }>;
+      try {
+        ({ rows } = await pool.query({ name: 'find-recipient', text, values: [String(userId)] }));
+      } catch (error) {
+        // 22P02: the id does not fit the column's type (a UUID for an integer id): no such user.
+        if ((error as { code?: string }).code === '22P02') throw new RecipientNotFoundError(userId);
+        throw toDatabaseError(error);
+      }
+      const row = rows[0];
+      if (!row?.email) throw new RecipientNotFoundError(userId);
+      return { email: row.email, name: row.name ?? undefined };
+    },
+    async check() {
+      await pool.query(`SELECT * FROM (${text}) AS probe WHERE false`, [null]);
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Every error the service raises on purpose carries a stable `code` (documented in the README's error table).
+ * Whether a job retries is decided by class: a {@link PermanentError} fails the job at once, a
+ * {@link TransientError} retries with backoff. This module imports nothing, so the task contract can use it
+ * without loading BullMQ; `queues/process-job.ts` turns permanent errors into BullMQ's UnrecoverableError.
+ */
+export abstract class EmailWorkersError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Retrying cannot help: the job fails at once and stays in the failed set with its payload. */
+export class PermanentError extends EmailWorkersError {
+  readonly code: string = 'PERMANENT';
+}
+
+/** Retrying may help (connection refused, timeout, 4xx reply, database down): retried with backoff. */
+export class TransientError extends EmailWorkersError {
+  readonly code: string = 'TRANSIENT';
+}
+
+export interface FieldProblem {
+  /** Dotted path of the offending field, e.g. `booking_data.quantity`; empty for the payload itself. */
+  field: string;
+  message: string;
+}
+
+export class InvalidPayloadError extends PermanentError {
+  override readonly code = 'INVALID_PAYLOAD';
+  constructor(
+    readonly task: string,
+    readonly problems: readonly FieldProblem[],
+  ) {
+    super(
+      `invalid payload for ${task}: ${problems.map((p) => `${p.field || '(payload)'}: ${p.message}`).join('; ')}`,
+    );
+  }
+}
+
+export class UnknownTaskError extends PermanentError {
+  override readonly code = 'UNKNOWN_TASK';
+  constructor(
+    readonly task: string,
+    knownTasks: readonly string[] = [],
+  ) {
+    super(
+      knownTasks.length ? `unknown task ${task} (known: ${knownTasks.join(', ')})` : `unknown task ${task}`,
+    );
+  }
+}
+
+export class RecipientNotFoundError extends PermanentError {
+  override readonly code = 'RECIPIENT_NOT_FOUND';
+  constructor(readonly userId: string | number) {
+    super(`user ${userId} not found or inactive`);
+  }
+}
+
+export class DatabaseNotConfiguredError extends PermanentError {
+  override readonly code = 'DATABASE_NOT_CONFIGURED';
+  constructor() {
+    super(
+      'no database configured: set DATABASE_URL (or DB_HOST and DB_NAME) to send tasks addressed by user_id',
+    );
+  }
+}
+
+/** An OTP or a waitlist offer that could not be sent in time: a stale code is worse than none. */
+export class ExpiredError extends PermanentError {
+  override readonly code = 'EXPIRED';
+  constructor(readonly expiredAt: Date) {
+    super(`expired (at ${expiredAt.toISOString()})`);
+  }
+}
+
+/** The SMTP server refused the message for good (5xx). */
+export class SmtpRejectedError extends PermanentError {
+  override readonly code = 'SMTP_REJECTED';
+}
+
+/** The SMTP server could not be reached or answered 4xx. */
+export class SmtpUnavailableError extends TransientError {
+  override readonly code = 'SMTP_UNAVAILABLE';
+}
+
+export class DatabaseUnavailableError extends TransientError {
+  override readonly code = 'DATABASE_UNAVAILABLE';
+}
+
+export class JobTimeoutError extends TransientError {
+  override readonly code = 'JOB_TIMEOUT';
+  constructor(timeoutMs: number) {
+    super(`job timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** A transient failure that used up the task's attempts. */
+export class RetriesExhaustedError extends PermanentError {
+  override readonly code = 'RETRIES_EXHAUSTED';
+  constructor(attempts: number, cause: Error) {
+    super(`failed after ${attempts} attempts: ${cause.message}`, { cause });
+  }
+}
+
+/** The client could not reach Redis in time: nothing was enqueued. */
+export class QueueUnavailableError extends EmailWorkersError {
+  readonly code = 'QUEUE_UNAVAILABLE';
+}
+
+/** Bad configuration: `problems` holds one line per variable. */
+export class ConfigError extends EmailWorkersError {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+/** A template that does not compile or does not render its task's sample. */
+export class TemplateError extends EmailWorkersError {
+  readonly code = 'TEMPLATE_INVALID';
+}
+
+/** A start-up precondition that does not hold (Redis evicts keys, SMTP refuses, …). */
+export class StartupError extends EmailWorkersError {
+  readonly code = 'STARTUP_FAILED';
+}

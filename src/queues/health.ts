@@ -1,0 +1,62 @@
+/**
+ * What `health_check` returns: the old service's shape, with one entry per component. Each probe is bounded,
+ * so a hung component reports unhealthy instead of hanging the job.
+ */
+import type { Redis } from 'ioredis';
+import type { Pool } from '../db/pool.js';
+import type { Templates } from '../mail/templates.js';
+import type { Mailer } from '../mail/transport.js';
+import type { ComponentStatus, HealthReport } from '../tasks/define-task.js';
+
+export interface HealthTargets {
+  redis: Redis;
+  mailer: Mailer;
+  pool: Pool | undefined;
+  templates: Templates;
+}
+
+const PROBE_TIMEOUT_MS = 5_000;
+
+export async function checkHealth({ redis, mailer, pool, templates }: HealthTargets): Promise<HealthReport> {
+  const [redisStatus, smtp, database] = await Promise.all([
+    probe(async () => {
+      await redis.ping();
+    }),
+    probe(() => mailer.verify()),
+    pool
+      ? probe(async () => {
+          await pool.query('SELECT 1');
+        })
+      : Promise.resolve<ComponentStatus>({ ok: true, detail: 'not configured' }),
+  ]);
+  const components = {
+    redis: redisStatus,
+    smtp,
+    database,
+    templates: { ok: true, detail: `${templates.names.length} compiled` } as ComponentStatus,
+  };
+  return {
+    status: Object.values(components).every((c) => c.ok) ? 'healthy' : 'unhealthy',
+    service: 'email_workers',
+    config_loaded: true,
+    timestamp: new Date().toISOString(),
+    components,
+  };
+}
+
+async function probe(check: () => Promise<void>): Promise<ComponentStatus> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise(
+        (_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), PROBE_TIMEOUT_MS)),
+      ),
+    ]);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * Builds everything a worker process needs once (templates, SMTP pool, database pool, Redis), checks it, and
+ * starts one BullMQ Worker per selected queue. Returns a handle whose `close()` drains in-flight jobs.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { DatabaseNotConfiguredError, StartupError, TemplateError } from '../errors.js';
+import { maskEmailsIn, type Logger } from '../logger.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { createUserDirectory } from '../db/users.js';
+import { startOutbox, type Outbox } from '../mail/outbox.js';
+import { loadTemplates, type Templates } from '../mail/templates.js';
+import { createMailer, type Mailer } from '../mail/transport.js';
+import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
+import { tasks } from '../tasks/registry.js';
+import { renderSample } from '../tasks/render-sample.js';
+import { createRedis } from './connection.js';
+import { checkHealth } from './health.js';
+import { createProcessor, recipientHint, type Services } from './process-job.js';
+
+export interface WorkerOptions {
+  queues?: readonly QueueName[];
+  /** Jobs run at once per queue (WORKER_CONCURRENCY). */
+  concurrency?: number;
+  name?: string;
+}
+
+export interface RunningWorkers {
+  readonly queues: readonly QueueName[];
+  readonly workers: ReadonlyMap<QueueName, Worker>;
+  /** Where development mail lands when no SMTP server is configured. */
+  readonly outbox: Outbox | undefined;
+  /** Stops taking jobs, waits for those in flight up to SHUTDOWN_TIMEOUT_MS, closes every connection. */
+  close(): Promise<void>;
+}
+
+export async function startWorkers(
+  config: Config,
+  logger: Logger,
+  options: WorkerOptions = {},
+): Promise<RunningWorkers> {
+  const queueNames = options.queues?.length ? [...options.queues] : [...QUEUE_NAMES];
+  const closers: Array<() => Promise<unknown> | unknown> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
+  };
+
+  try {
+    const templates = await prepareTemplates(config);
+    logger.info({ templates: templates.names.length }, 'templates compiled');
+
+    const redis = createRedis(config.redis.url, 'worker', (error) =>
+      logger.error({ err: error.message }, 'redis connection error'),
+    );
+    closers.push(() => redis.quit());
+    await checkRedis(redis, config);
+
+    const { mailer, outbox } = await prepareMailer(config, logger);
+    // Closed in reverse: the pool's connections go first, then the outbox that serves them.
+    closers.push(
+      () => outbox?.close(),
+      () => mailer.close(),
+    );
+
+    const pool = config.database.url
+      ? createPool(
+          { ...config.database, url: config.database.url },
+          {
+            onIdleError: (error) => logger.warn({ err: error.message }, 'idle database connection lost'),
+          },
+        )
+      : undefined;
+    if (pool) closers.push(() => pool.end());
+    const findRecipient = await prepareRecipients(pool, config, logger);
+
+    const services: Services = {
+      defaults: { ...config.defaults, appUrl: config.brand.appUrl },
+      findRecipient,
+      render: (template, data, locale) => templates.render(template, data, locale),
+      send: (email) => mailer.send(email),
+      checkHealth: () => checkHealth({ redis, mailer, pool, templates }),
+      now: () => new Date(),
+    };
+    const processor = createProcessor({ config, logger, services });
+
+    const workers = new Map<QueueName, Worker>();
+    for (const queueName of queueNames) {
+      // A Queue per name records the events-stream cap in the queue's meta, which the workers' scripts read.
+      const queue = new Queue(queueName, {
+        connection: redis,
+        prefix: config.redis.prefix,
+        streams: { events: { maxLen: config.retention.eventsMaxLen } },
+      });
+      queue.on('error', (error) => logger.error({ queue: queueName, err: error.message }, 'queue error'));
+      closers.push(() => queue.close());
+      const worker = createWorker(queueName, redis, processor, config, logger, options);
+      workers.set(queueName, worker);
+      closers.push(() => worker.close(true));
+    }
+    await Promise.all([...workers.values()].map((worker) => worker.waitUntilReady()));
+    logger.info(
+      {
+        queues: queueNames,
+        concurrency: options.concurrency ?? config.worker.concurrency,
+        outbox: outbox?.dir,
+      },
+      'workers started',
+    );
+
+    let closing: Promise<void> | undefined;
+    return {
+      queues: queueNames,
+      workers,
+      outbox,
+      close: () =>
+        (closing ??= (async () => {
+          await drain([...workers.values()], config.worker.shutdownTimeoutMs, logger);
+          await closeAll();
+        })()),
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+function createWorker(
+  queueName: QueueName,
+  redis: Redis,
+  processor: ReturnType<typeof createProcessor>,
+  config: Config,
+  logger: Logger,
+  options: WorkerOptions,
+): Worker {
+  const worker = new Worker(queueName, processor, {
+    // BullMQ duplicates this connection for its blocking reads; the commands share it.
+    connection: redis,
+    prefix: config.redis.prefix,
+    concurrency: options.concurrency ?? config.worker.concurrency,
+    name: options.name ?? config.worker.name,
+    // Applies to jobs whose producer set no retention of its own, so Redis does not grow without bound.
+    removeOnComplete: { age: config.retention.completedAgeS, count: config.retention.completedCount },
+    removeOnFail: { age: config.retention.failedAgeS },
+  });
+  worker.on('error', (error) => logger.error({ queue: queueName, err: error.message }, 'worker error'));
+  worker.on('failed', (job: Job | undefined, error: Error) => {
+    if (!job) return;
+    // Every failure that reaches BullMQ is final (retries are delayed jobs): this job is a dead letter now.
+    logger.fatal(
+      {
+        jobId: job.id,
+        task: job.name,
+        queue: queueName,
+        to: recipientHint((job.data ?? {}) as Record<string, unknown>),
+        attempts: job.attemptsStarted,
+        lastError: maskEmailsIn(error.message),
+      },
+      'dead letter: job failed for good',
+    );
+  });
+  return worker;
+}
+
+async function drain(workers: Worker[], timeoutMs: number, logger: Logger): Promise<void> {
+  const graceful = Promise.all(workers.map((worker) => worker.close()));
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    graceful.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) {
+    // Jobs still running will be picked up again once their lock expires (at least once).
+    logger.warn({ timeoutMs }, 'shutdown timeout: closing workers with jobs in flight');
+    await Promise.all(workers.map((worker) => worker.close(true)));
+  }
+}
+
+async function prepareTemplates(config: Config): Promise<Templates> {
+  const templates = loadTemplates({
+    dir: config.templatesDir,
+    brand: config.brand,
+    defaults: config.defaults,
+  });
+  const defaults = { ...config.defaults, appUrl: config.brand.appUrl };
+  for (const task of Object.values(tasks)) {
+    try {
+      await renderSample(task, templates.render, defaults);
+    } catch (error) {
+      throw new TemplateError(
+        `templates/${task.name}/ does not render the task's sample: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+  return templates;
+}
+
+async function checkRedis(redis: Redis, config: Config): Promise<void> {
+  try {
+    await redis.ping();
+  } catch (error) {
+    throw new StartupError(
+      `Redis at ${redactUrl(config.redis.url)} does not answer: ${(error as Error).message}`,
+    );
+  }
+  if (config.env !== 'production') return;
+  // BullMQ only warns; an evicting Redis silently loses jobs.
+  const info = await redis.info('memory');
+  const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+  if (policy && policy !== 'noeviction') {
+    throw new StartupError(
+      `Redis maxmemory-policy is ${policy}: set it to noeviction, or jobs can be evicted`,
+    );
+  }
+}
+
+async function prepareMailer(config: Config, logger: Logger): Promise<{ mailer: Mailer; outbox?: Outbox }> {
+  let outbox: Outbox | undefined;
+  let host = config.smtp.host;
+  let port = config.smtp.port;
+  if (!host) {
+    outbox = await startOutbox(config.smtp.outboxDir);
+    ({ host, port } = outbox);
+    logger.info({ outbox: outbox.dir, port }, 'no SMTP_HOST: capturing mail as .eml files');
+  }
+  const mailer = createMailer(
+    { ...config.smtp, host, port },
+    { address: config.mail.fromAddress, name: config.mail.fromName, replyTo: config.mail.replyTo },
+  );
+  try {
+    await mailer.verify();
+    logger.info({ host, port }, 'SMTP connection verified');
+  } catch (error) {
+    // Not fatal: jobs retry until the server is back, as they would after a failure later on.
+    logger.error({ host, port, err: (error as Error).message }, 'SMTP verification failed');
+  }
+  return { mailer, outbox };
+}
+
+async function prepareRecipients(
+  pool: Pool | undefined,
+  config: Config,
+  logger: Logger,
+): Promise<Services['findRecipient']> {
+  if (!pool) {
+    logger.warn('no database configured: tasks addressed by user_id will fail until DATABASE_URL is set');
+    return () => Promise.reject(new DatabaseNotConfiguredError());
+  }
+  const users = createUserDirectory(pool, config.database.users);
+  try {
+    await users.check();
+    logger.info({ table: config.database.users.table }, 'users table readable');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    // 42xxx: the table or a column does not exist; no job could succeed, so say so now.
+    if (code?.startsWith('42')) {
+      throw new StartupError(
+        `users lookup does not work (check USERS_TABLE and USERS_*_COLUMN): ${(error as Error).message}`,
+      );
+    }
+    logger.error(
+      { err: (error as Error).message },
+      'database unavailable at start; user_id tasks will retry',
+    );
+  }
+  return (userId) => users.findRecipient(userId);
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,121 @@
+/**
+ * The task contract: what a task is, and what its handler may use. Pure types and zod; no BullMQ, nodemailer or
+ * pg, so producers and tests can import every task definition on its own.
+ */
+import type { z } from 'zod';
+
+export const QUEUE_NAMES = ['auth_emails', 'booking_emails', 'waitlist_emails', 'system'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/** Retry policy in BullMQ's own terms; unset fields fall back to MAX_RETRIES, RETRY_DELAY, RETRY_DELAY_MAX. */
+export interface RetryPolicy {
+  /** Total attempts, the first included (MAX_RETRIES + 1 by default). */
+  attempts?: number;
+  backoff?: {
+    type: 'exponential';
+    /** First retry delay in ms (RETRY_DELAY). */
+    delay?: number;
+    /** Longest delay in ms (RETRY_DELAY_MAX). */
+    maxDelay?: number;
+    /** Fraction of each delay that is random, 0–1 (0.5 by default), so retries after an outage spread out. */
+    jitter?: number;
+  };
+}
+
+export interface JobInfo {
+  id: string;
+  /** The task name as the producer sent it (maybe the old qualified name). */
+  name: string;
+  queue: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** When the producer enqueued the job; expiry counts from here. */
+  enqueuedAt: Date;
+}
+
+export interface Recipient {
+  email: string;
+  /** From USERS_NAME_COLUMN, when configured. */
+  name?: string | undefined;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface OutgoingEmail extends RenderedEmail {
+  to: string;
+  toName?: string | undefined;
+  /** Stable per job, so a retried send carries the same Message-ID. */
+  messageId?: string | undefined;
+  headers?: Record<string, string>;
+}
+
+export interface SentEmail {
+  messageId: string;
+  /** The server's final reply, e.g. `250 2.0.0 OK queued as 123`. */
+  response: string;
+}
+
+export type ComponentStatus = { ok: true; detail?: string } | { ok: false; error: string };
+
+export interface HealthReport {
+  status: 'healthy' | 'unhealthy';
+  service: 'email_workers';
+  config_loaded: boolean;
+  timestamp: string;
+  components: {
+    redis: ComponentStatus;
+    smtp: ComponentStatus;
+    database: ComponentStatus;
+    templates: ComponentStatus;
+  };
+}
+
+/** Defaults from configuration that a handler needs to fill a payload's gaps. */
+export interface TaskDefaults {
+  locale: string;
+  timeZone: string;
+  currency: string;
+  appUrl: string;
+}
+
+/**
+ * What a handler may use, built once per process by `queues/start-workers.ts` (a unit test builds its own).
+ * Each member throws the errors of `errors.ts`: permanent ones fail the job, transient ones retry it.
+ */
+export interface TaskContext {
+  job: JobInfo;
+  defaults: TaskDefaults;
+  /** Throws RecipientNotFoundError, DatabaseNotConfiguredError or DatabaseUnavailableError. */
+  findRecipient(userId: string | number): Promise<Recipient>;
+  render(template: string, data: Record<string, unknown>, locale: string): RenderedEmail;
+  /** Throws SmtpRejectedError (5xx) or SmtpUnavailableError (connection, timeout, 4xx). */
+  send(email: OutgoingEmail): Promise<SentEmail>;
+  checkHealth(): Promise<HealthReport>;
+  now(): Date;
+}
+
+export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
+  /** The name producers send; the file `src/tasks/<name>.ts` defines it. */
+  name: string;
+  /** Where the client routes it; a worker still runs it when it arrives on another queue. */
+  queue: QueueName;
+  /** Validated by the client before enqueue and by the worker before it runs. */
+  schema: S;
+  retry?: RetryPolicy;
+  /** BullMQ priority given by the client (1 is highest); unset means none. */
+  priority?: number;
+  /** Returns the moment after which the job must not run; `expires_at` in any payload is checked as well. */
+  expiresAt?: (payload: z.output<S>, enqueuedAt: Date) => Date | undefined;
+  handle: (payload: z.output<S>, ctx: TaskContext) => Promise<R>;
+  /** A payload as the producers send it: rendered at start-up, in previews and in tests. */
+  sample: z.input<S>;
+}
+
+/** Identity at run time; it exists for the types (payload in `handle` is the schema's output). */
+export function defineTask<S extends z.ZodType, R>(task: TaskDefinition<S, R>): TaskDefinition<S, R> {
+  return Object.freeze(task);
+}

@@ -1,0 +1,44 @@
+/**
+ * Every task, one explicit import a line (no directory scanning), and the lookups the queues and the client need.
+ */
+import type { QueueName, TaskDefinition } from './define-task.js';
+import health_check from './health_check.js';
+import send_booking_cancellation from './send_booking_cancellation.js';
+import send_booking_confirmation from './send_booking_confirmation.js';
+import send_otp_verification_email from './send_otp_verification_email.js';
+import send_waitlist_cancellation from './send_waitlist_cancellation.js';
+import send_waitlist_joined from './send_waitlist_joined.js';
+import send_waitlist_notification from './send_waitlist_notification.js';
+import send_welcome_email from './send_welcome_email.js';
+
+export const tasks = {
+  send_otp_verification_email,
+  send_welcome_email,
+  send_booking_confirmation,
+  send_booking_cancellation,
+  send_waitlist_notification,
+  send_waitlist_joined,
+  send_waitlist_cancellation,
+  health_check,
+} as const;
+
+export type Tasks = typeof tasks;
+export type TaskName = keyof Tasks;
+export const TASK_NAMES = Object.keys(tasks) as TaskName[];
+
+for (const [key, task] of Object.entries(tasks)) {
+  if (key !== task.name) throw new Error(`registry key ${key} holds task ${task.name}`);
+}
+
+/** Names the old Celery service registered: `email_workers.tasks.send_welcome_email` and the like. */
+const QUALIFIED = /^(?:[A-Za-z_][\w]*\.)+(\w+)$/;
+
+/** The task a job name means, the old qualified names included; undefined when unknown. */
+export function findTask(jobName: string): TaskDefinition | undefined {
+  const name = QUALIFIED.exec(jobName)?.[1] ?? jobName;
+  return Object.hasOwn(tasks, name) ? (tasks[name as TaskName] as TaskDefinition) : undefined;
+}
+
+export function tasksOfQueue(queue: QueueName): TaskDefinition[] {
+  return Object.values(tasks).filter((task) => task.queue === queue) as TaskDefinition[];
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { defineTask } from './define-task.js';
+import { amount, byUserId, currency, longText, shortText } from './schemas.js';
+import { sendTemplatedEmail } from './send-templated-email.js';
+
+export default defineTask({
+  name: 'send_booking_cancellation',
+  queue: 'booking_emails',
+  schema: byUserId.extend({
+    cancellation_data: z.object({
+      event_name: shortText.default('Event'),
+      booking_id: z.union([shortText, z.number()]).optional(),
+      refund_amount: amount.optional(),
+      reason: longText.optional(),
+      currency: currency.optional(),
+      refund_expected_days: z.coerce.number().int().min(0).max(365).optional(),
+    }),
+  }),
+  handle: sendTemplatedEmail({
+    template: 'send_booking_cancellation',
+    echo: (payload) => ({ user_id: payload.user_id, booking_id: payload.cancellation_data.booking_id }),
+    view: (payload, ctx) => ({ currency: payload.cancellation_data.currency ?? ctx.defaults.currency }),
+  }),
+  sample: {
+    user_id: 42,
+    cancellation_data: {
+      event_name: 'JSConf EU',
+      booking_id: 'BK-10293',
+      refund_amount: '149.50',
+      reason: 'The event was moved to a date you cannot attend.',
+      refund_expected_days: 5,
+    },
+  },
+});

@@ -1,0 +1,74 @@
+/**
+ * A real SMTP server on a random loopback port that parses what it receives with mailparser. `reply` decides,
+ * per DATA transaction (numbered from 1), whether to accept (`undefined`) or answer with an error code.
+ */
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import { waitFor } from './wait.js';
+
+export interface SmtpReply {
+  code: number;
+  message: string;
+}
+
+export interface SmtpSink {
+  port: number;
+  /** Messages accepted (250), parsed. */
+  messages: ParsedMail[];
+  /** DATA transactions seen, accepted or not. */
+  transactions: number;
+  /** Replies for transaction n; return undefined to accept. Replaceable at any time. */
+  reply: (n: number) => SmtpReply | undefined;
+  /** Holds each message this long before replying (to keep jobs in flight). */
+  delayMs: number;
+  waitForMessages(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
+  close(): Promise<void>;
+}
+
+export async function startSmtpSink(): Promise<SmtpSink> {
+  const sink: SmtpSink = {
+    port: 0,
+    messages: [],
+    transactions: 0,
+    reply: () => undefined,
+    delayMs: 0,
+    waitForMessages: (count, timeoutMs = 15_000) =>
+      waitFor(() => sink.messages.length >= count && sink.messages, { timeoutMs, what: `${count} messages` }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, _session, callback) {
+      const n = ++sink.transactions;
+      simpleParser(stream).then(
+        async (mail) => {
+          if (sink.delayMs) await new Promise((resolve) => setTimeout(resolve, sink.delayMs));
+          const reply = sink.reply(n);
+          if (reply) {
+            callback(Object.assign(new Error(reply.message), { responseCode: reply.code }));
+            return;
+          }
+          sink.messages.push(mail);
+          callback(null, `OK queued as ${n}`);
+        },
+        (error: Error) => callback(error),
+      );
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  sink.port = (server.server.address() as AddressInfo).port;
+  return sink;
+}
+
+/** A port where nothing listens: an SMTP server that is down. */
+export async function closedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}

@@ -1,0 +1,89 @@
+/**
+ * Runs the real workers in the test process against the real Redis, PostgreSQL and an SMTP sink, on this
+ * file's own queue prefix; `stop()` closes them and removes the prefix's keys.
+ */
+import { Writable } from 'node:stream';
+import { Queue, QueueEvents } from 'bullmq';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startWorkers, type RunningWorkers, type WorkerOptions } from '../../src/queues/start-workers.js';
+import type { QueueName } from '../../src/tasks/define-task.js';
+import { TEST_REDIS_URL, removePrefix, uniquePrefix } from './redis.js';
+
+export interface TestWorkers {
+  config: Config;
+  prefix: string;
+  running: RunningWorkers;
+  /** Every log line the workers wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  /** A plain BullMQ Queue, as any producer would use. */
+  queue(name: QueueName): Queue;
+  /** QueueEvents for waiting on a job's end. */
+  events(name: QueueName): Promise<QueueEvents>;
+  stop(): Promise<void>;
+}
+
+export function testEnv(prefix: string, env: Record<string, string | undefined> = {}) {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'debug',
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    RETRY_DELAY: '50ms',
+    RETRY_DELAY_MAX: '1s',
+    FROM_ADDRESS: 'bookings@events.example.com',
+    FROM_NAME: 'Event Platform',
+    SUPPORT_EMAIL: 'support@events.example.com',
+    APP_URL: 'https://events.example.com',
+    ...env,
+  };
+}
+
+export async function startTestWorkers(
+  label: string,
+  env: Record<string, string | undefined>,
+  options: WorkerOptions = {},
+): Promise<TestWorkers> {
+  const prefix = uniquePrefix(label);
+  const config = loadConfig(testEnv(prefix, env));
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+      callback();
+    },
+  });
+  const logger = createLogger({ level: config.logLevel, destination });
+  const running = await startWorkers(config, logger, options);
+  const queues = new Map<QueueName, Queue>();
+  const events = new Map<QueueName, QueueEvents>();
+  return {
+    config,
+    prefix,
+    running,
+    logs,
+    queue(name) {
+      let queue = queues.get(name);
+      if (!queue) {
+        queue = new Queue(name, { connection: { url: TEST_REDIS_URL }, prefix });
+        queues.set(name, queue);
+      }
+      return queue;
+    },
+    async events(name) {
+      let queueEvents = events.get(name);
+      if (!queueEvents) {
+        queueEvents = new QueueEvents(name, { connection: { url: TEST_REDIS_URL }, prefix });
+        events.set(name, queueEvents);
+        await queueEvents.waitUntilReady();
+      }
+      return queueEvents;
+    },
+    async stop() {
+      await running.close();
+      await Promise.all([...queues.values()].map((queue) => queue.close()));
+      await Promise.all([...events.values()].map((queueEvents) => queueEvents.close()));
+      await removePrefix(prefix);
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import { describe, it, expect } from 'vitest';
+import { loadClientConfig, loadConfig, parseDurationSeconds } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+type Env = Record<string, string | undefined>;
+
+/** The problems loadConfig reports for `env`; fails the test when it accepts `env`. */
+function problemsOf(env: Env): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('loadConfig accepted the environment');
+}
+
+const production = { NODE_ENV: 'production', SMTP_HOST: 'smtp.example.com', FROM_ADDRESS: 'no-reply@example.com' };
+
+describe('loadConfig defaults', () => {
+  const config = loadConfig({});
+
+  it('connects to redis://127.0.0.1:6379/0 when no Redis variable is set', () => {
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379/0');
+  });
+
+  it('uses the queue prefix bull', () => {
+    expect(config.redis.prefix).toBe('bull');
+  });
+
+  it('runs 10 jobs at once', () => {
+    expect(config.worker.concurrency).toBe(10);
+  });
+
+  it('makes 4 attempts: the first and MAX_RETRIES 3', () => {
+    expect(config.retry.attempts).toBe(4);
+  });
+
+  it('waits 2000 ms before the first retry', () => {
+    expect(config.retry.delayMs).toBe(2_000);
+  });
+
+  it('waits at most 600 s between retries', () => {
+    expect(config.retry.delayMaxMs).toBe(600_000);
+  });
+
+  it('keeps completed jobs for 1 hour', () => {
+    expect(config.retention.completedAgeS).toBe(3_600);
+  });
+
+  it('keeps failed jobs for 14 days', () => {
+    expect(config.retention.failedAgeS).toBe(14 * 86_400);
+  });
+
+  it('formats amounts in USD', () => {
+    expect(config.defaults.currency).toBe('USD');
+  });
+
+  it('runs as development when NODE_ENV is unset', () => {
+    expect(config.env).toBe('development');
+  });
+});
+
+describe('durations', () => {
+  it.each([
+    ['1h', 3_600],
+    ['14d', 1_209_600],
+    ['500ms', 0.5],
+    ['5m', 300],
+    ['30s', 30],
+    ['90', 90],
+  ])('reads %s as %d seconds', (text, seconds) => {
+    expect(parseDurationSeconds(text)).toBe(seconds);
+  });
+
+  it('reads a bare number as seconds', () => {
+    expect(loadConfig({ RETRY_DELAY: '90' }).retry.delayMs).toBe(90_000);
+  });
+
+  it('reads milliseconds', () => {
+    expect(loadConfig({ RETRY_DELAY: '500ms' }).retry.delayMs).toBe(500);
+  });
+
+  it('reads hours and days into the retention settings', () => {
+    const config = loadConfig({ COMPLETED_JOB_RETENTION: '2h', FAILED_JOB_RETENTION: '7d' });
+    expect(config.retention).toMatchObject({ completedAgeS: 7_200, failedAgeS: 604_800 });
+  });
+
+  it('refuses a duration in an unknown unit, naming the variable', () => {
+    expect(problemsOf({ FAILED_JOB_RETENTION: '2w' })).toEqual([expect.stringMatching(/^FAILED_JOB_RETENTION: /)]);
+  });
+});
+
+describe('the old Celery service variables', () => {
+  it('build a rediss:// URL from REDIS_HOST, REDIS_PORT, REDIS_PASSWORD and REDIS_USE_TLS', () => {
+    const config = loadConfig({
+      REDIS_HOST: 'cache.internal',
+      REDIS_PORT: '6380',
+      REDIS_PASSWORD: 'secret',
+      REDIS_USE_TLS: 'true',
+    });
+    expect(config.redis.url).toBe('rediss://:secret@cache.internal:6380/0');
+  });
+
+  it('URL-encode the Redis password', () => {
+    const config = loadConfig({ REDIS_HOST: 'cache.internal', REDIS_PASSWORD: 'p@ss:w/rd#1' });
+    expect(config.redis.url).toBe('redis://:p%40ss%3Aw%2Frd%231@cache.internal:6379/0');
+  });
+
+  it('lose to REDIS_URL', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://queue.internal:6379/2', REDIS_HOST: 'cache.internal' });
+    expect(config.redis.url).toBe('redis://queue.internal:6379/2');
+  });
+
+  it('build a postgres URL from DB_HOST, DB_PORT, DB_NAME, DB_USER and DB_PASSWORD', () => {
+    const config = loadConfig({
+      DB_HOST: 'db.internal',
+      DB_PORT: '5433',
+      DB_NAME: 'events',
+      DB_USER: 'app',
+      DB_PASSWORD: 's3cr@t/1',
+    });
+    expect(config.database.url).toBe('postgres://app:s3cr%40t%2F1@db.internal:5433/events');
+  });
+
+  it('lose to DATABASE_URL', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://reader@replica.internal:5432/events',
+      DB_HOST: 'db.internal',
+      DB_NAME: 'other',
+    });
+    expect(config.database.url).toBe('postgres://reader@replica.internal:5432/events');
+  });
+
+  it('leave the database unconfigured when neither DATABASE_URL nor DB_HOST is set', () => {
+    expect(loadConfig({}).database.url).toBeUndefined();
+  });
+
+  it('read SMTP_USE_TLS=true as requiring STARTTLS', () => {
+    expect(loadConfig({ SMTP_USE_TLS: 'true' }).smtp.requireTls).toBe(true);
+  });
+
+  it('let SMTP_REQUIRE_TLS win over SMTP_USE_TLS', () => {
+    expect(loadConfig({ SMTP_REQUIRE_TLS: 'false', SMTP_USE_TLS: 'true' }).smtp.requireTls).toBe(false);
+  });
+});
+
+describe('invalid configuration', () => {
+  it('reports one line per bad variable, each starting with its name', () => {
+    const problems = problemsOf({ REDIS_PORT: 'abc', WORKER_CONCURRENCY: '0', RETRY_DELAY: 'soon' });
+    expect(problems).toHaveLength(3);
+    expect(problems.map((line) => line.split(':')[0]).sort()).toEqual([
+      'REDIS_PORT',
+      'RETRY_DELAY',
+      'WORKER_CONCURRENCY',
+    ]);
+  });
+
+  it('reports a bad value together with the variables production requires', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', FROM_ADDRESS: 'no-reply@example.com', REDIS_PORT: 'x' });
+    expect(problems.map((line) => line.split(':')[0]).sort()).toEqual(['REDIS_PORT', 'SMTP_HOST']);
+  });
+
+  it('fails in production without SMTP_HOST, naming SMTP_HOST', () => {
+    const problems = problemsOf({ ...production, SMTP_HOST: undefined });
+    expect(problems).toEqual([expect.stringMatching(/^SMTP_HOST: /)]);
+  });
+
+  it('accepts production with SMTP_HOST and FROM_ADDRESS', () => {
+    expect(loadConfig(production).smtp.host).toBe('smtp.example.com');
+  });
+
+  it('throws a ConfigError whose message lists every problem', () => {
+    expect(() => loadConfig({ REDIS_PORT: 'abc', SMTP_PORT: '0' })).toThrow(/REDIS_PORT: [^]*SMTP_PORT: /);
+  });
+});
+
+describe('the returned configuration', () => {
+  const config = loadConfig({});
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('is frozen all the way down', () => {
+    expect(() => {
+      (config.smtp as { port: number }).port = 25;
+    }).toThrow(TypeError);
+    expect(Object.isFrozen(config.database.users)).toBe(true);
+  });
+});
+
+describe('USERS_ACTIVE_COLUMN', () => {
+  it('filters on is_active when unset', () => {
+    expect(loadConfig({}).database.users.activeColumn).toBe('is_active');
+  });
+
+  it('reads every user when set empty', () => {
+    expect(loadConfig({ USERS_ACTIVE_COLUMN: '' }).database.users.activeColumn).toBeUndefined();
+  });
+
+  it('refuses a value that is not a column name', () => {
+    expect(problemsOf({ USERS_ACTIVE_COLUMN: 'active; drop table users' })).toEqual([
+      expect.stringMatching(/^USERS_ACTIVE_COLUMN: /),
+    ]);
+  });
+});
+
+describe('loadClientConfig', () => {
+  it('builds the Redis URL from the same variables as the workers', () => {
+    const env = { REDIS_HOST: 'cache.internal', REDIS_PASSWORD: 'p@ss', QUEUE_PREFIX: 'emails' };
+    expect(loadClientConfig(env)).toEqual({ redisUrl: loadConfig(env).redis.url, prefix: 'emails' });
+  });
+
+  it('does not fail in production without SMTP_HOST', () => {
+    expect(loadClientConfig({ NODE_ENV: 'production' }).redisUrl).toBe('redis://127.0.0.1:6379/0');
+  });
+
+  it('ignores bad values of variables only the workers read', () => {
+    expect(() => loadClientConfig({ WORKER_CONCURRENCY: '0', SMTP_PORT: 'x' })).not.toThrow();
+  });
+
+  it('refuses a bad Redis variable', () => {
+    expect(() => loadClientConfig({ REDIS_PORT: 'x' })).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Each file isolates itself (queue prefix, schema, port 0), so files run in parallel safely.
+    fileParallelism: true,
+    restoreMocks: true,
+  },
+});
