@@ -7,7 +7,8 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { loadClientConfig, type ClientConfig } from './config.js';
 import { InvalidPayloadError, QueueUnavailableError, UnknownTaskError } from './errors.js';
-import type { QueueName } from './tasks/define-task.js';
+import type { QueueName, TaskDefinition } from './tasks/define-task.js';
+import { parsePayload } from './tasks/parse-payload.js';
 import { TASK_NAMES, tasks, type TaskName, type Tasks } from './tasks/registry.js';
 import { createRedis, waitUntilReady } from './queues/connection.js';
 
@@ -121,13 +122,7 @@ interface PreparedJob {
 function prepare(request: EnqueueRequest): PreparedJob {
   if (!Object.hasOwn(tasks, request.name)) throw new UnknownTaskError(String(request.name), TASK_NAMES);
   const task = tasks[request.name];
-  const parsed = task.schema.safeParse(request.payload);
-  if (!parsed.success) {
-    throw new InvalidPayloadError(
-      task.name,
-      parsed.error.issues.map((issue) => ({ field: issue.path.join('.'), message: issue.message })),
-    );
-  }
+  parsePayload(task as TaskDefinition, request.payload);
   const options = request.options ?? {};
   const opts: JobsOptions = {};
   if (options.delay !== undefined) opts.delay = options.delay;

@@ -49,7 +49,7 @@ const int = (fallback: number, min: number, max: number) =>
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v.trim() === '') return fallback;
-      const n = Number(v);
+      const n = /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
       if (!Number.isInteger(n) || n < min || n > max) {
         ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
         return z.NEVER;
@@ -243,32 +243,13 @@ type Env = Record<string, string | undefined>;
  */
 export function loadConfig(env: Env = readProcessEnv()): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)),
+    ...crossProblems(env, parsed.data),
+  ];
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
-  const problems: string[] = [];
-  const production = e.NODE_ENV === 'production';
-
-  const legacyTls = e.SMTP_REQUIRE_TLS ?? e.SMTP_USE_TLS;
-  const requireTls = bool(false).safeParse(legacyTls);
-  if (!requireTls.success) {
-    problems.push(
-      `${e.SMTP_REQUIRE_TLS !== undefined ? 'SMTP_REQUIRE_TLS' : 'SMTP_USE_TLS'}: expected true or false`,
-    );
-  }
-  if (production && !e.SMTP_HOST) {
-    problems.push('SMTP_HOST: required in production (outside production a local capture server is used)');
-  }
-  if (production && !e.FROM_ADDRESS) problems.push('FROM_ADDRESS: required in production');
-  const dkimSet = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY].filter(Boolean).length;
-  if (dkimSet !== 0 && dkimSet !== 3) {
-    problems.push('DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three or none');
-  }
-  if (e.SMTP_USERNAME && !e.SMTP_PASSWORD) problems.push('SMTP_PASSWORD: required when SMTP_USERNAME is set');
-  if (e.RETRY_DELAY_MAX < e.RETRY_DELAY) problems.push('RETRY_DELAY_MAX: must not be below RETRY_DELAY');
-  if (e.DB_HOST && !e.DB_NAME && !e.DATABASE_URL) problems.push('DB_NAME: required when DB_HOST is set');
-  if (problems.length) throw new ConfigError(problems);
+  const requireTls = bool(false).parse(e.SMTP_REQUIRE_TLS ?? e.SMTP_USE_TLS);
 
   const fromAddress = e.FROM_ADDRESS ?? 'no-reply@localhost.localdomain';
   const fromName = e.FROM_NAME ?? 'Event Platform';
@@ -312,7 +293,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       host: e.SMTP_HOST,
       port: e.SMTP_PORT,
       secure: e.SMTP_SECURE,
-      requireTls: requireTls.data ?? false,
+      requireTls,
       username: e.SMTP_USERNAME,
       password: e.SMTP_PASSWORD,
       tlsRejectUnauthorized: e.SMTP_TLS_REJECT_UNAUTHORIZED,
@@ -350,6 +331,37 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   return deepFreeze(config);
 }
 
+/**
+ * Problems that involve more than one variable, read from the raw environment so that they are reported
+ * together with any single bad value, not one restart later.
+ */
+function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const production = env.NODE_ENV === 'production';
+  const problems: string[] = [];
+  const tlsVariable = env.SMTP_REQUIRE_TLS !== undefined ? 'SMTP_REQUIRE_TLS' : 'SMTP_USE_TLS';
+  if (!bool(false).safeParse(env[tlsVariable]).success)
+    problems.push(`${tlsVariable}: expected true or false`);
+  if (production && !set('SMTP_HOST')) {
+    problems.push('SMTP_HOST: required in production (outside production a local capture server is used)');
+  }
+  if (production && !set('FROM_ADDRESS')) problems.push('FROM_ADDRESS: required in production');
+  const dkimSet = ['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'].filter(set).length;
+  if (dkimSet !== 0 && dkimSet !== 3) {
+    problems.push('DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three or none');
+  }
+  if (set('SMTP_USERNAME') && !set('SMTP_PASSWORD')) {
+    problems.push('SMTP_PASSWORD: required when SMTP_USERNAME is set');
+  }
+  if (set('DB_HOST') && !set('DB_NAME') && !set('DATABASE_URL')) {
+    problems.push('DB_NAME: required when DB_HOST is set');
+  }
+  if (parsed && parsed.RETRY_DELAY_MAX < parsed.RETRY_DELAY) {
+    problems.push('RETRY_DELAY_MAX: must not be below RETRY_DELAY');
+  }
+  return problems;
+}
+
 /** What a producer needs: only the Redis variables, so a producer never has to configure SMTP or a database. */
 export interface ClientConfig {
   redisUrl: string;
@@ -385,7 +397,7 @@ function redisUrlFromParts(e: {
   REDIS_USE_TLS: boolean;
 }): string {
   const auth = e.REDIS_PASSWORD ? `:${encodeURIComponent(e.REDIS_PASSWORD)}@` : '';
-  return `${e.REDIS_USE_TLS ? 'rediss' : 'redis'}://${auth}${e.REDIS_HOST ?? '127.0.0.1'}:${e.REDIS_PORT}/${e.REDIS_DB}`;
+  return `${e.REDIS_USE_TLS ? 'rediss' : 'redis'}://${auth}${urlHost(e.REDIS_HOST ?? '127.0.0.1')}:${e.REDIS_PORT}/${e.REDIS_DB}`;
 }
 
 function databaseUrlFromParts(e: {
@@ -399,7 +411,12 @@ function databaseUrlFromParts(e: {
   const user = e.DB_USER ? encodeURIComponent(e.DB_USER) : '';
   const password = e.DB_PASSWORD ? `:${encodeURIComponent(e.DB_PASSWORD)}` : '';
   const auth = user ? `${user}${password}@` : '';
-  return `postgres://${auth}${e.DB_HOST}:${e.DB_PORT}/${encodeURIComponent(e.DB_NAME)}`;
+  return `postgres://${auth}${urlHost(e.DB_HOST)}:${e.DB_PORT}/${encodeURIComponent(e.DB_NAME)}`;
+}
+
+/** An IPv6 address goes in brackets inside a URL. */
+function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 function readProcessEnv(): Env {

@@ -17,19 +17,25 @@ interface SmtpFailure {
 
 // nodemailer error codes that say nothing can be sent as addressed, whatever the server's state.
 const PERMANENT_CODES = new Set(['EENVELOPE', 'EMESSAGE']);
+const MESSAGE_COMMANDS = /^(RCPT TO|DATA|BDAT)\b/i;
 
 export function classifySmtpError(error: unknown): SmtpFailureKind {
   const failure = (error ?? {}) as SmtpFailure;
   const reply = failure.responseCode;
-  if (typeof reply === 'number' && reply >= 500 && reply < 600) {
-    // 530/534/535 and a 5xx to MAIL FROM are about our account or sender: every message would fail alike,
-    // so they wait for the operator instead of dead-lettering the whole queue.
-    if (reply === 530 || reply === 534 || reply === 535 || failure.command === 'MAIL FROM')
-      return 'transient';
+  // Without a reply code, only nodemailer's own "this message cannot be sent as addressed" is final.
+  if (typeof reply !== 'number')
+    return failure.code && PERMANENT_CODES.has(failure.code) ? 'permanent' : 'transient';
+  // A 5xx is final only where it answers this message: its recipient (RCPT TO) or its content (DATA). A 5xx to
+  // the greeting, STARTTLS, AUTH or MAIL FROM is about our connection, account or sender: every message would
+  // fail alike, so they wait for the operator instead of dead-lettering the whole queue.
+  if (
+    typeof reply === 'number' &&
+    reply >= 500 &&
+    reply < 600 &&
+    MESSAGE_COMMANDS.test(failure.command ?? '')
+  ) {
     return 'permanent';
   }
-  if (typeof reply === 'number' && reply >= 400) return 'transient';
-  if (failure.code && PERMANENT_CODES.has(failure.code)) return 'permanent';
   return 'transient';
 }
 

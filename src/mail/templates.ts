@@ -200,8 +200,10 @@ function syntaxCheck(env: Environment, source: Source): void {
 
 /** Replaces `{{> body}}` with the task's file and `{{> name}}` with partials/name.hbs, recursively. */
 function compose(layout: Source, body: Source, partials: ReadonlyMap<string, Source>): Source {
+  let placed = false;
   const expand = (source: Source, stack: readonly string[]): string =>
     source.text.replace(PARTIAL_CALL, (call, name: string) => {
+      if (name === 'body') placed = true;
       const inner = name === 'body' ? body : partials.get(name);
       // Anything else is a runtime partial, such as the preheader a task's html.hbs defines inline.
       if (!inner) return call;
@@ -211,7 +213,9 @@ function compose(layout: Source, body: Source, partials: ReadonlyMap<string, Sou
       // Files end in a newline; inlined mid-line, it would break the sentence around the call.
       return expand(inner, [...stack, inner.file]).replace(/\n$/, '');
     });
-  return { file: `${body.file} in ${layout.file}`, text: expand(layout, [layout.file]) };
+  const text = expand(layout, [layout.file]);
+  if (!placed) throw new TemplateError(`${layout.file}: has no {{> body}} for ${body.file}`);
+  return { file: `${body.file} in ${layout.file}`, text };
 }
 
 /**

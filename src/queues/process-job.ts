@@ -7,7 +7,6 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import {
   ExpiredError,
-  InvalidPayloadError,
   JobTimeoutError,
   PermanentError,
   RetriesExhaustedError,
@@ -16,6 +15,7 @@ import {
 import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
 import { messageIdFor } from '../mail/transport.js';
 import type { TaskContext, TaskDefinition } from '../tasks/define-task.js';
+import { parsePayload } from '../tasks/parse-payload.js';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import { resolveRetry, retryDelayMs } from './backoff.js';
 
@@ -87,15 +87,6 @@ export function createProcessor({ config, logger, services }: ProcessorDeps): Pr
       throw new DelayedError();
     }
   };
-}
-
-function parsePayload(task: TaskDefinition, data: unknown): unknown {
-  const parsed = task.schema.safeParse(data);
-  if (parsed.success) return parsed.data;
-  throw new InvalidPayloadError(
-    task.name,
-    parsed.error.issues.map((issue) => ({ field: issue.path.join('.'), message: issue.message })),
-  );
 }
 
 function checkExpiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: Date): void {

@@ -17,13 +17,16 @@ import { tasks } from '../tasks/registry.js';
 import { renderSample } from '../tasks/render-sample.js';
 import { createRedis } from './connection.js';
 import { checkHealth } from './health.js';
-import { createProcessor, recipientHint, type Services } from './process-job.js';
+import { createProcessor, recipientHint, type Processor, type Services } from './process-job.js';
+import { watchWorkers, type WorkerSlot } from './worker-watchdog.js';
 
 export interface WorkerOptions {
   queues?: readonly QueueName[];
   /** Jobs run at once per queue (WORKER_CONCURRENCY). */
   concurrency?: number;
   name?: string;
+  /** How often a worker that takes no jobs while its queue has work is looked for (15 s). */
+  watchdogIntervalMs?: number;
 }
 
 export interface RunningWorkers {
@@ -84,7 +87,9 @@ export async function startWorkers(
     };
     const processor = createProcessor({ config, logger, services });
 
-    const workers = new Map<QueueName, Worker>();
+    const slots: WorkerSlot[] = [];
+    const workerFor = (queueName: QueueName, slot: WorkerSlot) =>
+      createWorker(queueName, redis, trackProgress(slot, processor), config, logger, options);
     for (const queueName of queueNames) {
       // A Queue per name records the events-stream cap in the queue's meta, which the workers' scripts read.
       const queue = new Queue(queueName, {
@@ -94,11 +99,24 @@ export async function startWorkers(
       });
       queue.on('error', (error) => logger.error({ queue: queueName, err: error.message }, 'queue error'));
       closers.push(() => queue.close());
-      const worker = createWorker(queueName, redis, processor, config, logger, options);
-      workers.set(queueName, worker);
-      closers.push(() => worker.close(true));
+      const slot: WorkerSlot = { queue, worker: undefined as unknown as Worker, started: 0, inFlight: 0 };
+      slot.worker = workerFor(queueName, slot);
+      slots.push(slot);
+      closers.push(() => slot.worker.close(true));
     }
-    await Promise.all([...workers.values()].map((worker) => worker.waitUntilReady()));
+    await Promise.all(slots.map((slot) => slot.worker.waitUntilReady()));
+    const stopWatchdog = watchWorkers(
+      slots,
+      async (slot) => {
+        const stuck = slot.worker;
+        slot.worker = workerFor(slot.queue.name as QueueName, slot);
+        await stuck.close(true).catch(() => undefined);
+      },
+      redis,
+      logger,
+      options.watchdogIntervalMs ?? 15_000,
+    );
+    closers.push(stopWatchdog);
     logger.info(
       {
         queues: queueNames,
@@ -111,11 +129,18 @@ export async function startWorkers(
     let closing: Promise<void> | undefined;
     return {
       queues: queueNames,
-      workers,
+      get workers() {
+        return new Map(slots.map((slot) => [slot.queue.name as QueueName, slot.worker]));
+      },
       outbox,
       close: () =>
         (closing ??= (async () => {
-          await drain([...workers.values()], config.worker.shutdownTimeoutMs, logger);
+          stopWatchdog();
+          await drain(
+            slots.map((slot) => slot.worker),
+            config.worker.shutdownTimeoutMs,
+            logger,
+          );
           await closeAll();
         })()),
     };
@@ -125,10 +150,23 @@ export async function startWorkers(
   }
 }
 
+/** Counts what the watchdog needs to tell a stuck worker from a busy one. */
+function trackProgress(slot: WorkerSlot, processor: Processor): Processor {
+  return async (job, token) => {
+    slot.started++;
+    slot.inFlight++;
+    try {
+      return await processor(job, token);
+    } finally {
+      slot.inFlight--;
+    }
+  };
+}
+
 function createWorker(
   queueName: QueueName,
   redis: Redis,
-  processor: ReturnType<typeof createProcessor>,
+  processor: Processor,
   config: Config,
   logger: Logger,
   options: WorkerOptions,

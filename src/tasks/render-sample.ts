@@ -4,6 +4,7 @@
  * would.
  */
 import type { RenderedEmail, TaskContext, TaskDefaults, TaskDefinition } from './define-task.js';
+import { parsePayload } from './parse-payload.js';
 
 export interface SampleRendering extends RenderedEmail {
   to: string;
@@ -30,6 +31,6 @@ export async function renderSample(
     now: () => now,
   };
   if (task.queue === 'system') return undefined;
-  await task.handle(task.schema.parse(payload), ctx);
+  await task.handle(parsePayload(task, payload), ctx);
   return captured;
 }

@@ -34,7 +34,7 @@ export const userId = z.union([
     .string()
     .trim()
     .regex(
-      /^(\d{1,18}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/,
+      /^([1-9]\d{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/,
       'expected a positive integer or a UUID',
     ),
 ]);

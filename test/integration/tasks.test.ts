@@ -188,6 +188,15 @@ describe('routing', () => {
     expectEnvelope(mail, 'direct@example.com', /Direct/);
   });
 
+  it('takes a Python producer’s None as an absent field', async () => {
+    const { mail } = await deliver('booking_emails', 'send_booking_cancellation', {
+      user_id: 42,
+      cancellation_data: { event_name: 'None Fest', booking_id: null, refund_amount: null, reason: null },
+    });
+    expectEnvelope(mail, 'grace@example.com', /None Fest/);
+    expect(mail.text).not.toContain('null');
+  });
+
   it('escapes HTML in payload values', async () => {
     const { mail } = await deliver('auth_emails', 'send_welcome_email', {
       email: 'xss@example.com',

@@ -1,0 +1,62 @@
+/**
+ * Recreates a Worker that stopped taking jobs while its queue has work and it has free slots: the symptom of a
+ * blocking connection that did not come back after a Redis restart, or of a run loop that ended on an error.
+ * BullMQ 6 reconnects by itself in the cases known to us; this is the safety net for the rest, judged by
+ * progress rather than by connection internals.
+ */
+import type { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+
+/** One queue's worker and what it did since the last check; kept up to date by the processor wrapper. */
+export interface WorkerSlot {
+  queue: Queue;
+  worker: Worker;
+  /** Jobs started since the last check. */
+  started: number;
+  inFlight: number;
+}
+
+export function watchWorkers(
+  slots: readonly WorkerSlot[],
+  recreate: (slot: WorkerSlot) => Promise<void>,
+  redis: Redis,
+  logger: Logger,
+  intervalMs: number,
+): () => void {
+  const stuckChecks = new Map<WorkerSlot, number>();
+  let checking = false;
+
+  const check = async () => {
+    if (checking || redis.status !== 'ready') return;
+    checking = true;
+    try {
+      for (const slot of slots) {
+        const { worker } = slot;
+        if (worker.isPaused()) continue;
+        const waiting = await slot.queue.getJobCountByTypes('wait', 'prioritized');
+        const stuck =
+          !worker.isRunning() || (waiting > 0 && slot.started === 0 && slot.inFlight < worker.concurrency);
+        slot.started = 0;
+        // Two checks in a row, so a worker that is merely between jobs is left alone.
+        const count = stuck ? (stuckChecks.get(slot) ?? 0) + 1 : 0;
+        stuckChecks.set(slot, count);
+        if (count >= 2) {
+          logger.error(
+            { queue: slot.queue.name, waiting },
+            'worker took no jobs while its queue had work: recreating it',
+          );
+          stuckChecks.set(slot, 0);
+          await recreate(slot);
+        }
+      }
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'worker watchdog check failed');
+    } finally {
+      checking = false;
+    }
+  };
+  const timer = setInterval(() => void check(), intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

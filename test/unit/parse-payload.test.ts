@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidPayloadError } from '../../src/errors.js';
+import { parsePayload } from '../../src/tasks/parse-payload.js';
+import { tasks } from '../../src/tasks/registry.js';
+
+describe('parsePayload', () => {
+  it('treats a Python None (JSON null) as an absent field, so its default applies', () => {
+    const payload = parsePayload(tasks.send_booking_cancellation, {
+      user_id: 42,
+      cancellation_data: { event_name: null, booking_id: 'BK-1', refund_amount: null, reason: null },
+      locale: null,
+    }) as { cancellation_data: Record<string, unknown>; locale?: string };
+    expect(payload.cancellation_data).toEqual({ event_name: 'Event', booking_id: 'BK-1' });
+    expect(payload.locale).toBeUndefined();
+  });
+
+  it('still refuses a null where a value is required, naming the field', () => {
+    expect(() => parsePayload(tasks.send_booking_confirmation, { user_id: null, booking_data: {} })).toThrow(
+      /invalid payload for send_booking_confirmation: user_id: /,
+    );
+  });
+
+  it('lists every bad field in one error', () => {
+    try {
+      parsePayload(tasks.send_otp_verification_email, { email: 'nope', otp: 'abc' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidPayloadError);
+      expect((error as InvalidPayloadError).problems.map((p) => p.field).sort()).toEqual(['email', 'otp']);
+    }
+  });
+});

@@ -1,0 +1,242 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, it, expect } from 'vitest';
+import { jsonSchemaFiles } from '../../src/tasks/json-schema.js';
+import { TASK_NAMES, tasks, type TaskName } from '../../src/tasks/registry.js';
+
+const SCHEMAS_DIR = resolve(import.meta.dirname, '../../schemas');
+
+function parse(task: TaskName, payload: unknown): unknown {
+  return tasks[task].schema.parse(payload);
+}
+
+/** The dotted paths of the fields `payload` is refused for; empty when it parses. */
+function refusedFields(task: TaskName, payload: unknown): string[] {
+  const result = tasks[task].schema.safeParse(payload);
+  return result.success ? [] : result.error.issues.map((issue) => issue.path.join('.'));
+}
+
+const otp = {
+  email: 'ada@example.com',
+  otp: '123456',
+  user_data: { username: 'ada', full_name: 'Ada Lovelace' },
+};
+const bookingConfirmation = {
+  user_id: 42,
+  booking_data: {
+    event_name: 'JSConf EU',
+    booking_id: 'BK-10293',
+    quantity: 2,
+    total_price: 99.99,
+    booking_date: '2026-04-02T10:15:00.123456',
+  },
+};
+const bookingCancellation = {
+  user_id: 42,
+  cancellation_data: {
+    event_name: 'JSConf EU',
+    booking_id: 'BK-10293',
+    refund_amount: 99.99,
+    reason: 'Cancelled by the organiser',
+  },
+};
+const waitlistNotification = {
+  user_id: 42,
+  waitlist_data: {
+    event_name: 'JSConf EU',
+    position: 1,
+    expiry_minutes: 30,
+    claim_url: 'https://events.example.com/claim/abc',
+  },
+};
+
+describe('payloads as the old Celery producers send them', () => {
+  it('parses an OTP email', () => {
+    expect(parse('send_otp_verification_email', otp)).toMatchObject(otp);
+  });
+
+  it('reads an OTP sent as a Python int as its digits', () => {
+    expect(parse('send_otp_verification_email', { ...otp, otp: 123456 })).toMatchObject({ otp: '123456' });
+  });
+
+  it('parses a welcome email', () => {
+    const payload = { email: 'ada@example.com', user_data: { username: 'ada', full_name: 'Ada Lovelace' } };
+    expect(parse('send_welcome_email', payload)).toMatchObject(payload);
+  });
+
+  it('parses a booking confirmation', () => {
+    expect(parse('send_booking_confirmation', bookingConfirmation)).toMatchObject(bookingConfirmation);
+  });
+
+  it('reads a total_price sent as a string (Python Decimal) as a number', () => {
+    const payload = {
+      ...bookingConfirmation,
+      booking_data: { ...bookingConfirmation.booking_data, total_price: '99.99' },
+    };
+    expect(parse('send_booking_confirmation', payload)).toMatchObject({
+      booking_data: { total_price: 99.99 },
+    });
+  });
+
+  it('accepts a user_id that is a UUID', () => {
+    const payload = { ...bookingConfirmation, user_id: '1b4e28ba-2fa1-11d2-883f-0016d3cca427' };
+    expect(parse('send_booking_confirmation', payload)).toMatchObject({
+      user_id: '1b4e28ba-2fa1-11d2-883f-0016d3cca427',
+    });
+  });
+
+  it('parses a booking cancellation', () => {
+    expect(parse('send_booking_cancellation', bookingCancellation)).toMatchObject(bookingCancellation);
+  });
+
+  it('parses a waitlist notification', () => {
+    expect(parse('send_waitlist_notification', waitlistNotification)).toMatchObject(waitlistNotification);
+  });
+
+  it('parses a waitlist joined email', () => {
+    const payload = {
+      user_id: 42,
+      waitlist_data: { event_name: 'JSConf EU', position: 3, joined_date: '2026-04-02T10:15:00' },
+    };
+    expect(parse('send_waitlist_joined', payload)).toMatchObject(payload);
+  });
+
+  it('parses a waitlist cancellation', () => {
+    const payload = {
+      user_id: 42,
+      waitlist_data: { event_name: 'JSConf EU', cancellation_date: '2026-04-03T08:00:00' },
+    };
+    expect(parse('send_waitlist_cancellation', payload)).toMatchObject(payload);
+  });
+
+  it('parses an empty health check', () => {
+    expect(parse('health_check', {})).toEqual({});
+  });
+});
+
+describe('defaults', () => {
+  it('names the event "Event" when event_name is missing', () => {
+    expect(parse('send_booking_cancellation', { user_id: 42, cancellation_data: {} })).toMatchObject({
+      cancellation_data: { event_name: 'Event' },
+    });
+  });
+
+  it('books a quantity of 1', () => {
+    expect(parse('send_booking_confirmation', { user_id: 42, booking_data: {} })).toMatchObject({
+      booking_data: { quantity: 1 },
+    });
+  });
+
+  it('dates a booking today, as an ISO string', () => {
+    const before = Date.now();
+    const { booking_data } = parse('send_booking_confirmation', { user_id: 42, booking_data: {} }) as {
+      booking_data: { booking_date: string };
+    };
+    expect(booking_data.booking_date).toBe(new Date(booking_data.booking_date).toISOString());
+    expect(Date.parse(booking_data.booking_date)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(booking_data.booking_date)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('places a waitlist notification at position 1, claimable for 30 minutes', () => {
+    expect(parse('send_waitlist_notification', { user_id: 42, waitlist_data: {} })).toMatchObject({
+      waitlist_data: { position: 1, expiry_minutes: 30 },
+    });
+  });
+
+  it('places a waitlist joiner at position 1', () => {
+    expect(parse('send_waitlist_joined', { user_id: 42, waitlist_data: {} })).toMatchObject({
+      waitlist_data: { position: 1 },
+    });
+  });
+
+  it('lets an OTP expire after 10 minutes', () => {
+    expect(parse('send_otp_verification_email', otp)).toMatchObject({ expires_in_minutes: 10 });
+  });
+});
+
+describe('unknown keys', () => {
+  it('are accepted and stripped, at the top level and inside nested objects', () => {
+    const payload = {
+      ...bookingConfirmation,
+      legacy_flag: true,
+      booking_data: { ...bookingConfirmation.booking_data, seat_map: [1, 2] },
+    };
+    const parsed = parse('send_booking_confirmation', payload) as Record<string, Record<string, unknown>>;
+    expect(parsed).not.toHaveProperty('legacy_flag');
+    expect(parsed.booking_data).not.toHaveProperty('seat_map');
+  });
+});
+
+describe('invalid payloads are refused, naming the field', () => {
+  it('booking_data.quantity for a quantity of 0', () => {
+    const payload = {
+      ...bookingConfirmation,
+      booking_data: { ...bookingConfirmation.booking_data, quantity: 0 },
+    };
+    expect(refusedFields('send_booking_confirmation', payload)).toEqual(['booking_data.quantity']);
+  });
+
+  it('otp for a code that is not digits', () => {
+    expect(refusedFields('send_otp_verification_email', { ...otp, otp: 'abc' })).toEqual(['otp']);
+  });
+
+  it('email for an address without @', () => {
+    expect(refusedFields('send_otp_verification_email', { ...otp, email: 'not-an-email' })).toEqual([
+      'email',
+    ]);
+  });
+
+  it('user_id for a negative id', () => {
+    expect(refusedFields('send_booking_confirmation', { ...bookingConfirmation, user_id: -1 })).toEqual([
+      'user_id',
+    ]);
+  });
+
+  it('waitlist_data.claim_url for a javascript: URL', () => {
+    const payload = {
+      ...waitlistNotification,
+      waitlist_data: { ...waitlistNotification.waitlist_data, claim_url: 'javascript:alert(1)' },
+    };
+    expect(refusedFields('send_waitlist_notification', payload)).toEqual(['waitlist_data.claim_url']);
+  });
+
+  it('locale for a tag that is no BCP 47 locale', () => {
+    expect(refusedFields('send_welcome_email', { email: 'ada@example.com', locale: 'xx_invalid!!' })).toEqual(
+      ['locale'],
+    );
+  });
+
+  it('time_zone for a zone that is not in the IANA database', () => {
+    expect(
+      refusedFields('send_welcome_email', { email: 'ada@example.com', time_zone: 'Mars/Olympus' }),
+    ).toEqual(['time_zone']);
+  });
+
+  it('booking_data.event_name for a 10,000-character name', () => {
+    const payload = {
+      ...bookingConfirmation,
+      booking_data: { ...bookingConfirmation.booking_data, event_name: 'x'.repeat(10_000) },
+    };
+    expect(refusedFields('send_booking_confirmation', payload)).toEqual(['booking_data.event_name']);
+  });
+
+  it('the missing booking_data itself', () => {
+    expect(refusedFields('send_booking_confirmation', { user_id: 42 })).toEqual(['booking_data']);
+  });
+});
+
+describe('schemas/*.json', () => {
+  it.each(jsonSchemaFiles())('schemas/%s matches the task schema', (file, generated) => {
+    const path = resolve(SCHEMAS_DIR, file);
+    const onDisk = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+    expect(onDisk, `schemas/${file} is missing or stale: run \`npm run schemas\``).toBe(generated);
+  });
+
+  it('holds one file for each of the 8 tasks and no other', () => {
+    const files = readdirSync(SCHEMAS_DIR).filter((file) => file.endsWith('.json'));
+    expect(files.sort(), 'run `npm run schemas` and delete files of removed tasks').toEqual(
+      TASK_NAMES.map((name) => `${name}.json`).sort(),
+    );
+    expect(files).toHaveLength(8);
+  });
+});
