@@ -144,6 +144,22 @@ const envSchema = z.object({
     })
     .transform((v) => (v === undefined ? 'is_active' : v.trim() || undefined)),
   USERS_NAME_COLUMN: identifier(undefined),
+  LEDGER_ENABLED: bool(true),
+  LEDGER_SCHEMA: optionalText
+    .refine((v) => v === undefined || /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), {
+      message: 'expected a schema name',
+    })
+    .transform((v) => v ?? 'email_workers'),
+  LEDGER_RETENTION_DAYS: int(90, 1, 36_500),
+  MIGRATE_ON_START: bool(false),
+  UNCERTAIN_DELIVERY: optionalText.refine(
+    (v) =>
+      v === undefined || v.split(',').every((pair) => /^\s*\w+\s*=\s*(resend|mark_unknown)\s*$/.test(pair)),
+    { message: 'expected task=resend or task=mark_unknown pairs, comma-separated' },
+  ),
+  EMBEDDED_DATABASE: bool(true),
+  EMBEDDED_DATABASE_DIR: optionalText,
+  EMBEDDED_DATABASE_PORT: int(54329, 1, 65_535),
 
   SMTP_HOST: optionalText,
   SMTP_PORT: int(587, 1, 65_535),
@@ -227,6 +243,16 @@ export interface Config {
       activeColumn: string | undefined;
       nameColumn: string | undefined;
     };
+    /** Outside production, with no database configured: a PostgreSQL of our own under `dir`. */
+    embedded: { dir: string; port: number } | undefined;
+  };
+  ledger: {
+    enabled: boolean;
+    schema: string;
+    retentionDays: number;
+    migrateOnStart: boolean;
+    /** Per task: what to do with a delivery found stuck in `sending` (task defaults apply to the rest). */
+    uncertainDelivery: Readonly<Record<string, 'resend' | 'mark_unknown'>>;
   };
   smtp: SmtpConfig;
   mail: { fromAddress: string; fromName: string; replyTo: string | undefined };
@@ -251,6 +277,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   const e = parsed.data;
   const requireTls = bool(false).parse(e.SMTP_REQUIRE_TLS ?? e.SMTP_USE_TLS);
 
+  const databaseUrl = e.DATABASE_URL ?? databaseUrlFromParts(e);
   const fromAddress = e.FROM_ADDRESS ?? 'no-reply@localhost.localdomain';
   const fromName = e.FROM_NAME ?? 'Event Platform';
   // nodemailer's own timeouts stay below the job's, so a hung server fails the attempt, not the lock.
@@ -279,7 +306,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       eventsMaxLen: e.EVENTS_MAX_LEN,
     },
     database: {
-      url: e.DATABASE_URL ?? databaseUrlFromParts(e),
+      url: databaseUrl,
       poolSize: e.DATABASE_POOL_SIZE,
       connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
       users: {
@@ -288,6 +315,25 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
         activeColumn: e.USERS_ACTIVE_COLUMN,
         nameColumn: e.USERS_NAME_COLUMN,
       },
+      embedded:
+        databaseUrl || e.NODE_ENV === 'production' || !e.EMBEDDED_DATABASE
+          ? undefined
+          : {
+              dir: resolve(PROJECT_ROOT, e.EMBEDDED_DATABASE_DIR ?? 'var/pgdata'),
+              port: e.EMBEDDED_DATABASE_PORT,
+            },
+    },
+    ledger: {
+      enabled: e.LEDGER_ENABLED,
+      schema: e.LEDGER_SCHEMA,
+      retentionDays: e.LEDGER_RETENTION_DAYS,
+      migrateOnStart: e.MIGRATE_ON_START,
+      uncertainDelivery: Object.fromEntries(
+        (e.UNCERTAIN_DELIVERY ?? '')
+          .split(',')
+          .filter((pair) => pair.includes('='))
+          .map((pair) => pair.split('=').map((part) => part.trim()) as [string, 'resend' | 'mark_unknown']),
+      ),
     },
     smtp: {
       host: e.SMTP_HOST,
@@ -352,6 +398,10 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
   }
   if (set('SMTP_USERNAME') && !set('SMTP_PASSWORD')) {
     problems.push('SMTP_PASSWORD: required when SMTP_USERNAME is set');
+  }
+  const ledgerOff = FALSE.has((env.LEDGER_ENABLED ?? 'true').trim().toLowerCase());
+  if (production && !set('DATABASE_URL') && !set('DB_HOST') && !ledgerOff) {
+    problems.push('DATABASE_URL: required in production (the delivery ledger lives there)');
   }
   if (set('DB_HOST') && !set('DB_NAME') && !set('DATABASE_URL')) {
     problems.push('DB_NAME: required when DB_HOST is set');

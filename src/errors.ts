@@ -90,6 +90,34 @@ export class DatabaseUnavailableError extends TransientError {
   override readonly code = 'DATABASE_UNAVAILABLE';
 }
 
+/** Another attempt holds this email's ledger row right now; retry once it has finished. */
+export class DeliveryInProgressError extends TransientError {
+  override readonly code = 'DELIVERY_IN_PROGRESS';
+  /** Retrying before the other attempt's lease ends would only find it busy again. */
+  constructor(
+    key: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(`another attempt is sending this email (key ${key})`);
+  }
+}
+
+/** An earlier attempt died after claiming the email: it may have been sent. A person decides. */
+export class UncertainDeliveryError extends PermanentError {
+  override readonly code = 'DELIVERY_UNCERTAIN';
+  constructor(key: string) {
+    super(`delivery state unknown: an earlier attempt may have sent this email (key ${key}); marked unknown`);
+  }
+}
+
+/** The ledger holds a final state other than sent for this key (bounced, suppressed): nothing is sent. */
+export class DeliveryBlockedError extends PermanentError {
+  override readonly code = 'DELIVERY_BLOCKED';
+  constructor(key: string, status: string) {
+    super(`not sent: the ledger says ${status} for key ${key}`);
+  }
+}
+
 export class JobTimeoutError extends TransientError {
   override readonly code = 'JOB_TIMEOUT';
   constructor(timeoutMs: number) {

@@ -7,17 +7,35 @@ import { parseArgs } from 'node:util';
 import { CONFIG_VARIABLES, loadConfig } from '../config.js';
 import { EmailWorkersError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { UsageError } from './usage-error.js';
+import { DELIVERY_STATUSES } from '../db/delivery-statuses.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 
-const HELP = `Usage: start-workers [options]
+const HELP = `Usage: start-workers [command] [options]
 
-Runs the email task workers: one BullMQ Worker per queue (${QUEUE_NAMES.join(', ')}).
+Commands:
+  (none)              run the email task workers: one BullMQ Worker per queue
+                      (${QUEUE_NAMES.join(', ')})
+  migrate             apply pending database migrations (safe to run from several replicas at once)
+  deliveries          print recent rows of the delivery ledger
+  deliveries purge    delete ledger rows older than --older-than (default LEDGER_RETENTION_DAYS)
+  seed-users          development only: add sample users to the embedded database
 
-Options:
+Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)
   --concurrency N     jobs at once per queue (default: WORKER_CONCURRENCY, 10)
   --name NAME         worker name shown in Redis (default: email-worker@<host>)
   --monitor           the monitor (Bull Board and task API); not available yet
+
+Options for deliveries:
+  --to ADDRESS        only this recipient
+  --status S          ${DELIVERY_STATUSES.join(', ')}
+  --task T            only this task
+  --since DURATION    only rows newer than this, e.g. 30m, 1h, 7d
+  --limit N           at most N rows (default 50)
+  --json              one JSON object per line instead of a table
+  --older-than DUR    with purge: the age to delete from, e.g. 90d
+
   -h, --help          show this help
 
 Environment (also read from .env; see .env.example for every variable and its default):
@@ -26,25 +44,65 @@ Environment (also read from .env; see .env.example for every variable and its de
 Examples:
   start-workers                                   all queues; mail goes to var/outbox/ without SMTP_HOST
   start-workers --queues auth_emails --concurrency 20
+  start-workers migrate
+  start-workers deliveries --to ada@example.com --since 1d
+  start-workers deliveries purge --older-than 90d
   SMTP_HOST=smtp.example.com FROM_ADDRESS=no-reply@example.com NODE_ENV=production start-workers
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv,
     options: {
       queues: { type: 'string' },
       concurrency: { type: 'string' },
       name: { type: 'string' },
       monitor: { type: 'boolean', default: false },
+      to: { type: 'string' },
+      status: { type: 'string' },
+      task: { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'older-than': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
+    allowPositionals: true,
     strict: true,
   });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
+  const command = positionals.join(' ');
+  switch (command) {
+    case '':
+      return runWorkers(values);
+    case 'migrate':
+      return runMigrate();
+    case 'deliveries':
+    case 'deliveries purge': {
+      const { listDeliveries, purgeDeliveries } = await import('./deliveries.js');
+      const config = loadConfig();
+      return command === 'deliveries'
+        ? listDeliveries(config, values)
+        : purgeDeliveries(config, values['older-than']);
+    }
+    case 'seed-users': {
+      const { seedUsers } = await import('./seed-users.js');
+      return seedUsers(loadConfig());
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"; try start-workers --help`);
+  }
+}
+
+async function runWorkers(values: {
+  queues?: string;
+  concurrency?: string;
+  name?: string;
+  monitor?: boolean;
+}) {
   if (values.monitor) {
     process.stderr.write('start-workers: --monitor (Bull Board and the task API) is not available yet\n');
     return 2;
@@ -79,7 +137,24 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-class UsageError extends Error {}
+async function runMigrate(): Promise<number> {
+  const config = loadConfig();
+  const { openDatabase } = await import('../db/open-database.js');
+  const { migrate } = await import('../db/migrate.js');
+  const database = await openDatabase(config);
+  if (!database) throw new UsageError('migrate: no database configured; set DATABASE_URL');
+  try {
+    const applied = await migrate(database.pool, config.ledger.schema);
+    process.stdout.write(
+      applied.length
+        ? `applied ${applied.join(', ')} to schema ${config.ledger.schema}\n`
+        : `schema ${config.ledger.schema} is up to date\n`,
+    );
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
 
 function parseQueues(text: string | undefined): QueueName[] | undefined {
   if (text === undefined) return undefined;

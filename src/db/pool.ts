@@ -19,7 +19,8 @@ export function createPool(
     // A query stuck on a dead connection must fail the attempt, not hold the job until its lock expires.
     query_timeout: database.connectTimeoutMs * 2,
     idleTimeoutMillis: 30_000,
-    application_name: 'email-workers',
+    // A name in the URL (?application_name=…) wins, so each deployment can tell its connections apart.
+    application_name: new URL(database.url).searchParams.get('application_name') ?? 'email-workers',
   });
   // An idle client dropped by a server restart emits here; without a listener it would crash the process.
   pool.on('error', (error) => options.onIdleError?.(error));

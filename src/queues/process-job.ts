@@ -6,6 +6,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import {
+  DeliveryInProgressError,
   ExpiredError,
   JobTimeoutError,
   PermanentError,
@@ -14,22 +15,26 @@ import {
 } from '../errors.js';
 import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
 import { messageIdFor } from '../mail/transport.js';
-import type { TaskContext, TaskDefinition } from '../tasks/define-task.js';
+import type { DeliveryJob, Ledger } from '../db/deliveries.js';
+import type { DeliveryRecord, TaskContext, TaskDefinition } from '../tasks/define-task.js';
 import { parsePayload } from '../tasks/parse-payload.js';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import { resolveRetry, retryDelayMs } from './backoff.js';
+import { deliveryKey } from './delivery-key.js';
 
-export type Services = Omit<TaskContext, 'job'>;
+export type Services = Omit<TaskContext, 'job' | 'delivery'>;
 
 export interface ProcessorDeps {
   config: Config;
   logger: Logger;
   services: Services;
+  /** The delivery ledger; undefined when it is off (LEDGER_ENABLED=false or no database). */
+  ledger: Ledger | undefined;
 }
 
 export type Processor = (job: Job, token?: string) => Promise<unknown>;
 
-export function createProcessor({ config, logger, services }: ProcessorDeps): Processor {
+export function createProcessor({ config, logger, services, ledger }: ProcessorDeps): Processor {
   return async (job, token) => {
     const started = performance.now();
     const attempt = Math.max(1, job.attemptsStarted);
@@ -45,27 +50,45 @@ export function createProcessor({ config, logger, services }: ProcessorDeps): Pr
       log[level]({ durationMs: Math.round(performance.now() - started), to: recipientHint(data), ...fields });
 
     let task: TaskDefinition | undefined;
+    let delivery: JobDelivery | undefined;
     try {
       task = findTask(job.name);
       if (!task) throw new UnknownTaskError(job.name, TASK_NAMES);
       const payload = parsePayload(task, data);
+      const key = deliveryKey(task.name, job, config.redis.prefix);
+      delivery = jobDelivery(
+        ledger,
+        {
+          key,
+          jobId: String(job.id),
+          queue: job.queueName,
+          task: task.name,
+          correlationId: typeof data.correlation_id === 'string' ? data.correlation_id : undefined,
+          leaseMs: config.worker.jobTimeoutMs + LEASE_MARGIN_MS,
+          uncertain: config.ledger.uncertainDelivery[task.name] ?? task.uncertainDelivery ?? 'resend',
+        },
+        log,
+      );
       const enqueuedAt = new Date(job.timestamp);
       checkExpiry(task, payload, enqueuedAt, services.now());
-      // Same on every attempt of this job, different for any other job (ids restart after a Redis flush).
-      const messageId = messageIdFor(
-        `${config.redis.prefix}/${job.queueName}/${job.id}/${job.timestamp}`,
-        config.mail.fromAddress,
-      );
+      // The same on every attempt and for every copy of this email, so the copies can be recognised.
+      const messageId = messageIdFor(key, config.mail.fromAddress);
       const ctx: TaskContext = {
         ...services,
         job: { id: String(job.id), name: job.name, queue: job.queueName, attempt, enqueuedAt },
+        delivery: delivery.record,
         send: (email) => services.send({ ...email, messageId }),
       };
       const result = await withTimeout(task.handle(payload, ctx), config.worker.jobTimeoutMs);
-      outcome('info', { outcome: task.queue === 'system' ? 'completed' : 'sent', ...smtpReply(result) });
+      const skipped = (result as { duplicate?: boolean } | undefined)?.duplicate === true;
+      outcome('info', {
+        outcome: task.queue === 'system' ? 'completed' : skipped ? 'skipped' : 'sent',
+        ...smtpReply(result),
+      });
       return result;
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
+      await delivery?.failed(failure, typeof data.email === 'string' ? data.email : undefined);
       const retry = resolveRetry(config.retry, task?.retry);
       if (failure instanceof PermanentError || attempt >= retry.attempts) {
         const final =
@@ -79,13 +102,71 @@ export function createProcessor({ config, logger, services }: ProcessorDeps): Pr
         unrecoverable.stack = final.stack;
         throw unrecoverable;
       }
-      const delayMs = retryDelayMs(retry, attempt);
+      const delayMs = Math.max(
+        retryDelayMs(retry, attempt),
+        failure instanceof DeliveryInProgressError ? failure.retryAfterMs : 0,
+      );
       outcome('warn', { outcome: 'retry', retryInMs: delayMs, err: errorFields(failure) });
       // The job's log is its error history: BullMQ records a stack trace only for the final failure here.
       await job.log(`attempt ${attempt}: ${failure.message} (retry in ${delayMs} ms)`);
       await job.moveToDelayed(Date.now() + delayMs, token);
       throw new DelayedError();
     }
+  };
+}
+
+/** Past the job's own timeout, plus this: a claim older than that belongs to an attempt that died. */
+const LEASE_MARGIN_MS = 5_000;
+
+interface JobDelivery {
+  record: DeliveryRecord;
+  /** Records how this attempt ended, if it got as far as the ledger; never throws. */
+  failed(error: Error, recipient: string | undefined): Promise<void>;
+}
+
+function jobDelivery(ledger: Ledger | undefined, job: DeliveryJob, log: Logger): JobDelivery {
+  if (!ledger) {
+    return {
+      record: { key: job.key, claim: async () => ({ status: 'claimed' }), sent: async () => undefined },
+      failed: async () => undefined,
+    };
+  }
+  let holding = false;
+  return {
+    record: {
+      key: job.key,
+      async claim(recipient) {
+        const claim = await ledger.claim(job, recipient);
+        holding = claim.status === 'claimed';
+        return claim;
+      },
+      async sent(sent) {
+        holding = false;
+        try {
+          await ledger.markSent(job.key, sent);
+        } catch (error) {
+          // The email is out; failing the job now would send it again. The row stays 'sending' and a later
+          // attempt with this key meets the uncertain-delivery policy.
+          log.error(
+            { err: maskEmailsIn((error as Error).message) },
+            'sent, but the ledger could not record it',
+          );
+        }
+      },
+    },
+    async failed(error, recipient) {
+      try {
+        if (error instanceof ExpiredError) await ledger.markExpired(job, recipient, error.message);
+        else if (holding) await ledger.markFailed(job.key, maskEmailsIn(error.message));
+      } catch (recordError) {
+        log.warn(
+          { err: maskEmailsIn((recordError as Error).message) },
+          'could not record the failure in the ledger',
+        );
+      } finally {
+        holding = false;
+      }
+    },
   };
 }
 

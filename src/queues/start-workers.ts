@@ -7,7 +7,10 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DatabaseNotConfiguredError, StartupError, TemplateError } from '../errors.js';
 import { maskEmailsIn, type Logger } from '../logger.js';
-import { createPool, type Pool } from '../db/pool.js';
+import { createLedger, type Ledger } from '../db/deliveries.js';
+import { migrate, pendingMigrations } from '../db/migrate.js';
+import { openDatabase, type Database } from '../db/open-database.js';
+import { isConnectionFailure, type Pool } from '../db/pool.js';
 import { createUserDirectory } from '../db/users.js';
 import { startOutbox, type Outbox } from '../mail/outbox.js';
 import { loadTemplates, type Templates } from '../mail/templates.js';
@@ -66,15 +69,15 @@ export async function startWorkers(
       () => mailer.close(),
     );
 
-    const pool = config.database.url
-      ? createPool(
-          { ...config.database, url: config.database.url },
-          {
-            onIdleError: (error) => logger.warn({ err: error.message }, 'idle database connection lost'),
-          },
-        )
-      : undefined;
-    if (pool) closers.push(() => pool.end());
+    const database = await openDatabase(config, {
+      onIdleError: (error) => logger.warn({ err: error.message }, 'idle database connection lost'),
+    });
+    if (database) closers.push(() => database.close());
+    if (database?.embedded)
+      logger.info({ dir: database.embedded.dir }, 'no DATABASE_URL: using the embedded PostgreSQL');
+    const pool = database?.pool;
+    const ledger = await prepareLedger(database, config, logger);
+    if (ledger) closers.push(schedulePurge(ledger, config.ledger.retentionDays, logger));
     const findRecipient = await prepareRecipients(pool, config, logger);
 
     const services: Services = {
@@ -85,7 +88,7 @@ export async function startWorkers(
       checkHealth: () => checkHealth({ redis, mailer, pool, templates }),
       now: () => new Date(),
     };
-    const processor = createProcessor({ config, logger, services });
+    const processor = createProcessor({ config, logger, services, ledger });
 
     const slots: WorkerSlot[] = [];
     const workerFor = (queueName: QueueName, slot: WorkerSlot) =>
@@ -275,6 +278,62 @@ async function prepareMailer(config: Config, logger: Logger): Promise<{ mailer: 
     logger.error({ host, port, err: (error as Error).message }, 'SMTP verification failed');
   }
   return { mailer, outbox };
+}
+
+async function prepareLedger(
+  database: Database | undefined,
+  config: Config,
+  logger: Logger,
+): Promise<Ledger | undefined> {
+  if (!config.ledger.enabled) {
+    logger.warn('delivery ledger off (LEDGER_ENABLED=false): a job that runs twice sends its email twice');
+    return undefined;
+  }
+  if (!database) {
+    logger.warn('no database: delivery ledger off, a job that runs twice sends its email twice');
+    return undefined;
+  }
+  const { schema } = config.ledger;
+  let pending: string[];
+  try {
+    pending = await pendingMigrations(database.pool, schema);
+  } catch (error) {
+    if (!isConnectionFailure(error)) throw error;
+    // Start anyway: every job retries until the database is back, as it would after an outage later on.
+    logger.error(
+      { err: (error as Error).message },
+      'database unavailable at start: jobs will retry until it is back',
+    );
+    return createLedger(database.pool, schema);
+  }
+  if (pending.length) {
+    if (!config.ledger.migrateOnStart && !database.embedded) {
+      throw new StartupError(
+        `the database lacks migrations ${pending.join(', ')} in schema ${schema}: run \`start-workers migrate\` ` +
+          '(or set MIGRATE_ON_START=true)',
+      );
+    }
+    const applied = await migrate(database.pool, schema);
+    logger.info({ schema, applied }, 'migrations applied');
+  }
+  return createLedger(database.pool, schema);
+}
+
+/** Deletes ledger rows older than LEDGER_RETENTION_DAYS once a day (and once shortly after start). */
+function schedulePurge(ledger: Ledger, retentionDays: number, logger: Logger): () => void {
+  const purge = () =>
+    ledger.purge(retentionDays).then(
+      (deleted) => deleted && logger.info({ deleted, retentionDays }, 'old ledger rows purged'),
+      (error: Error) => logger.warn({ err: error.message }, 'ledger purge failed'),
+    );
+  const first = setTimeout(purge, 60_000);
+  const daily = setInterval(purge, 86_400_000);
+  first.unref();
+  daily.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(daily);
+  };
 }
 
 async function prepareRecipients(

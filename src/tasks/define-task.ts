@@ -74,6 +74,28 @@ export interface HealthReport {
   };
 }
 
+/** What the ledger says about an email before it is sent. */
+export type Claim =
+  | { status: 'claimed' }
+  /** An earlier attempt or job with the same key delivered it: send nothing. */
+  | { status: 'sent'; messageId: string | undefined; response: string | undefined };
+
+/**
+ * This job's row in the delivery ledger. `claim` comes right before sending and `sent` right after the server
+ * accepts; with the ledger off, every claim succeeds and nothing is recorded.
+ */
+export interface DeliveryRecord {
+  /** The idempotency key: the producer's when given, else derived from the job. */
+  readonly key: string;
+  /**
+   * Throws DeliveryInProgressError (transient) while another attempt holds the key, and
+   * UncertainDeliveryError (permanent) for a key whose earlier attempt may have sent it.
+   */
+  claim(recipient: string): Promise<Claim>;
+  /** Never throws: a failure to record is retried here and then logged, since the email is already out. */
+  sent(email: { subject: string; messageId: string; response: string }): Promise<void>;
+}
+
 /** Defaults from configuration that a handler needs to fill a payload's gaps. */
 export interface TaskDefaults {
   locale: string;
@@ -89,6 +111,7 @@ export interface TaskDefaults {
 export interface TaskContext {
   job: JobInfo;
   defaults: TaskDefaults;
+  delivery: DeliveryRecord;
   /** Throws RecipientNotFoundError, DatabaseNotConfiguredError or DatabaseUnavailableError. */
   findRecipient(userId: string | number): Promise<Recipient>;
   render(template: string, data: Record<string, unknown>, locale: string): RenderedEmail;
@@ -106,6 +129,12 @@ export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
   /** Validated by the client before enqueue and by the worker before it runs. */
   schema: S;
   retry?: RetryPolicy;
+  /**
+   * A delivery found stuck in `sending` (an attempt died after the SMTP server may have accepted it): send again
+   * (`resend`, a second copy beats none) or mark it `unknown` and alert. Default `resend`; UNCERTAIN_DELIVERY
+   * overrides it per task.
+   */
+  uncertainDelivery?: 'resend' | 'mark_unknown';
   /** BullMQ priority given by the client (1 is highest); unset means none. */
   priority?: number;
   /** Returns the moment after which the job must not run; `expires_at` in any payload is checked as well. */

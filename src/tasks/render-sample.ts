@@ -21,6 +21,7 @@ export async function renderSample(
   const ctx: TaskContext = {
     job: { id: 'sample', name: task.name, queue: task.queue, attempt: 1, enqueuedAt: now },
     defaults,
+    delivery: { key: 'sample', claim: async () => ({ status: 'claimed' }), sent: async () => undefined },
     findRecipient: async () => ({ email: 'ada@example.com', name: 'Ada Lovelace' }),
     render,
     send: async (email) => {

@@ -1,5 +1,5 @@
 /**
- * The handler every email task shares: find the recipient, render the task's templates, send. Each task says
+ * The handler every email task shares: find the recipient, claim the delivery, render, send, record. Each task says
  * only what differs: the keys its result echoes (the old service's), and any values its template needs that
  * are derived rather than sent (a deadline, a default link).
  */
@@ -20,6 +20,8 @@ export interface EmailSentResult {
   timestamp: string;
   message_id: string;
   smtp_response: string;
+  /** Present when the ledger showed the email already sent: nothing was sent this time. */
+  duplicate?: true;
   [echo: string]: unknown;
 }
 
@@ -35,6 +37,14 @@ export interface TemplatedEmailOptions<P> {
 export function sendTemplatedEmail<P extends EmailPayload>(options: TemplatedEmailOptions<P>) {
   return async (payload: P, ctx: TaskContext): Promise<EmailSentResult> => {
     const recipient = await resolveRecipient(payload, ctx);
+    const claim = await ctx.delivery.claim(recipient.email);
+    if (claim.status === 'sent') {
+      return result(
+        recipient.email,
+        { messageId: claim.messageId ?? '', response: claim.response ?? '' },
+        true,
+      );
+    }
     const locale = payload.locale ?? ctx.defaults.locale;
     const data: Record<string, unknown> = {
       ...(payload as Record<string, unknown>),
@@ -46,14 +56,24 @@ export function sendTemplatedEmail<P extends EmailPayload>(options: TemplatedEma
     };
     const content = ctx.render(options.template, data, locale);
     const sent = await ctx.send({ ...content, to: recipient.email, toName: recipient.name });
-    return {
-      success: true,
-      email: recipient.email,
-      ...options.echo(payload),
-      timestamp: ctx.now().toISOString(),
-      message_id: sent.messageId,
-      smtp_response: sent.response,
-    };
+    await ctx.delivery.sent({ subject: content.subject, ...sent });
+    return result(recipient.email, sent, false);
+
+    function result(
+      email: string,
+      sent: { messageId: string; response: string },
+      duplicate: boolean,
+    ): EmailSentResult {
+      return {
+        success: true as const,
+        email,
+        ...options.echo(payload),
+        timestamp: ctx.now().toISOString(),
+        message_id: sent.messageId,
+        smtp_response: sent.response,
+        ...(duplicate ? { duplicate: true as const } : {}),
+      };
+    }
   };
 }
 

@@ -16,6 +16,8 @@ export default defineTask({
       refund_expected_days: z.coerce.number().int().min(0).max(365).optional(),
     }),
   }),
+  // A second confirmation of money is confusing: an uncertain delivery waits for a person.
+  uncertainDelivery: 'mark_unknown',
   handle: sendTemplatedEmail({
     template: 'send_booking_cancellation',
     echo: (payload) => ({ user_id: payload.user_id, booking_id: payload.cancellation_data.booking_id }),

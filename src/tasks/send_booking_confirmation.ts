@@ -18,6 +18,8 @@ export default defineTask({
       currency: currency.optional(),
     }),
   }),
+  // A second confirmation of money is confusing: an uncertain delivery waits for a person.
+  uncertainDelivery: 'mark_unknown',
   handle: sendTemplatedEmail({
     template: 'send_booking_confirmation',
     echo: (payload) => ({ user_id: payload.user_id, booking_id: payload.booking_data.booking_id }),

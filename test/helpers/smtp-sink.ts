@@ -16,10 +16,14 @@ export interface SmtpSink {
   port: number;
   /** Messages accepted (250), parsed. */
   messages: ParsedMail[];
+  /** Every message parsed, accepted or rejected, in arrival order. */
+  received: ParsedMail[];
   /** DATA transactions seen, accepted or not. */
   transactions: number;
   /** Replies for transaction n; return undefined to accept. Replaceable at any time. */
   reply: (n: number) => SmtpReply | undefined;
+  /** Runs before the reply to transaction n, e.g. to break something right before a 250. */
+  beforeReply: ((n: number) => Promise<void>) | undefined;
   /** Holds each message this long before replying (to keep jobs in flight). */
   delayMs: number;
   waitForMessages(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
@@ -30,8 +34,10 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   const sink: SmtpSink = {
     port: 0,
     messages: [],
+    received: [],
     transactions: 0,
     reply: () => undefined,
+    beforeReply: undefined,
     delayMs: 0,
     waitForMessages: (count, timeoutMs = 15_000) =>
       waitFor(() => sink.messages.length >= count && sink.messages, { timeoutMs, what: `${count} messages` }),
@@ -45,7 +51,9 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       const n = ++sink.transactions;
       simpleParser(stream).then(
         async (mail) => {
+          sink.received.push(mail);
           if (sink.delayMs) await new Promise((resolve) => setTimeout(resolve, sink.delayMs));
+          await sink.beforeReply?.(n);
           const reply = sink.reply(n);
           if (reply) {
             callback(Object.assign(new Error(reply.message), { responseCode: reply.code }));

@@ -30,6 +30,9 @@ export function testEnv(prefix: string, env: Record<string, string | undefined> 
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: prefix,
     RETRY_DELAY: '50ms',
+    // A test that uses a database passes its own schema as LEDGER_SCHEMA; none starts the embedded one.
+    MIGRATE_ON_START: 'true',
+    EMBEDDED_DATABASE: 'false',
     RETRY_DELAY_MAX: '1s',
     FROM_ADDRESS: 'bookings@events.example.com',
     FROM_NAME: 'Event Platform',

@@ -24,6 +24,7 @@ beforeAll(async () => {
     SMTP_PORT: String(smtp.port),
     DATABASE_URL: TEST_DATABASE_URL,
     USERS_TABLE: db.usersTable,
+    LEDGER_SCHEMA: db.schema,
   });
 });
 

@@ -19,6 +19,7 @@ const production = {
   NODE_ENV: 'production',
   SMTP_HOST: 'smtp.example.com',
   FROM_ADDRESS: 'no-reply@example.com',
+  DATABASE_URL: 'postgres://app@db.example.com:5432/events',
 };
 
 describe('loadConfig defaults', () => {
@@ -166,6 +167,7 @@ describe('invalid configuration', () => {
     const problems = problemsOf({
       NODE_ENV: 'production',
       FROM_ADDRESS: 'no-reply@example.com',
+      DATABASE_URL: 'postgres://app@db.example.com:5432/events',
       REDIS_PORT: 'x',
     });
     expect(problems.map((line) => line.split(':')[0]).sort()).toEqual(['REDIS_PORT', 'SMTP_HOST']);
@@ -176,8 +178,34 @@ describe('invalid configuration', () => {
     expect(problems).toEqual([expect.stringMatching(/^SMTP_HOST: /)]);
   });
 
-  it('accepts production with SMTP_HOST and FROM_ADDRESS', () => {
+  it('accepts production with SMTP_HOST, FROM_ADDRESS and DATABASE_URL', () => {
     expect(loadConfig(production).smtp.host).toBe('smtp.example.com');
+  });
+
+  it('fails in production without a database, naming DATABASE_URL, unless the ledger is off', () => {
+    expect(problemsOf({ ...production, DATABASE_URL: undefined })).toEqual([
+      expect.stringMatching(/^DATABASE_URL: /),
+    ]);
+    expect(
+      loadConfig({ ...production, DATABASE_URL: undefined, LEDGER_ENABLED: 'false' }).database.url,
+    ).toBeUndefined();
+  });
+
+  it('never uses the embedded database in production or when a database is configured', () => {
+    expect(loadConfig({}).database.embedded).toMatchObject({ port: 54329 });
+    expect(loadConfig({ EMBEDDED_DATABASE: 'false' }).database.embedded).toBeUndefined();
+    expect(loadConfig(production).database.embedded).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: 'postgres://x@h/d' }).database.embedded).toBeUndefined();
+  });
+
+  it('reads per-task uncertain-delivery policies', () => {
+    expect(
+      loadConfig({ UNCERTAIN_DELIVERY: 'send_welcome_email=mark_unknown, send_booking_confirmation=resend' })
+        .ledger.uncertainDelivery,
+    ).toEqual({ send_welcome_email: 'mark_unknown', send_booking_confirmation: 'resend' });
+    expect(problemsOf({ UNCERTAIN_DELIVERY: 'send_welcome_email=maybe' })).toEqual([
+      expect.stringMatching(/^UNCERTAIN_DELIVERY: /),
+    ]);
   });
 
   it('throws a ConfigError whose message lists every problem', () => {

@@ -1,0 +1,85 @@
+/** `start-workers deliveries` and `start-workers deliveries purge`: the ledger for a person at a terminal. */
+import { parseDurationSeconds, type Config } from '../config.js';
+import { DELIVERY_STATUSES, createLedger, type DeliveryRow, type DeliveryStatus } from '../db/deliveries.js';
+import { openDatabase } from '../db/open-database.js';
+import { UsageError } from './usage-error.js';
+
+export interface DeliveryQuery {
+  to?: string;
+  status?: string;
+  task?: string;
+  since?: string;
+  limit?: string;
+  json?: boolean;
+}
+
+export async function listDeliveries(config: Config, query: DeliveryQuery): Promise<number> {
+  if (query.status && !(DELIVERY_STATUSES as readonly string[]).includes(query.status)) {
+    throw new UsageError(`--status: expected one of ${DELIVERY_STATUSES.join(', ')}`);
+  }
+  const limit = query.limit === undefined ? 50 : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+    throw new UsageError('--limit: expected an integer from 1 to 10000');
+  }
+  const since = query.since === undefined ? undefined : durationSeconds('--since', query.since);
+  const rows = await withLedger(config, (ledger) =>
+    ledger.list({
+      recipient: query.to,
+      status: query.status as DeliveryStatus | undefined,
+      task: query.task,
+      since: since === undefined ? undefined : new Date(Date.now() - since * 1000),
+      limit,
+    }),
+  );
+  process.stdout.write(query.json ? rows.map((row) => `${JSON.stringify(row)}\n`).join('') : table(rows));
+  return 0;
+}
+
+export async function purgeDeliveries(config: Config, olderThan: string | undefined): Promise<number> {
+  const days =
+    olderThan === undefined
+      ? config.ledger.retentionDays
+      : durationSeconds('--older-than', olderThan) / 86_400;
+  const deleted = await withLedger(config, (ledger) => ledger.purge(days));
+  process.stdout.write(`deleted ${deleted} ledger rows older than ${days} days\n`);
+  return 0;
+}
+
+async function withLedger<T>(config: Config, work: (ledger: ReturnType<typeof createLedger>) => Promise<T>) {
+  const database = await openDatabase(config);
+  if (!database) throw new UsageError('no database configured; set DATABASE_URL');
+  try {
+    return await work(createLedger(database.pool, config.ledger.schema));
+  } finally {
+    await database.close();
+  }
+}
+
+function durationSeconds(flag: string, text: string): number {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined || seconds <= 0)
+    throw new UsageError(`${flag}: expected a duration such as 1h or 90d`);
+  return seconds;
+}
+
+const COLUMNS: Array<[string, (row: DeliveryRow) => string]> = [
+  ['created', (row) => row.created_at.toISOString().replace('T', ' ').slice(0, 19)],
+  ['status', (row) => row.status],
+  ['task', (row) => row.task],
+  ['recipient', (row) => row.recipient ?? ''],
+  ['attempts', (row) => String(row.attempts)],
+  ['job', (row) => row.job_id],
+  ['detail', (row) => row.last_error ?? row.smtp_response ?? ''],
+];
+
+function table(rows: DeliveryRow[]): string {
+  if (rows.length === 0) return 'no deliveries match\n';
+  const cells = rows.map((row) => COLUMNS.map(([, cell]) => cell(row).replace(/\s+/g, ' ').slice(0, 60)));
+  const widths = COLUMNS.map(([title], i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
+  const line = (values: string[]) =>
+    `${values
+      .map((value, i) => value.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()}\n`;
+  return line(COLUMNS.map(([title]) => title)) + cells.map(line).join('');
+}

@@ -1,0 +1,208 @@
+/**
+ * The delivery ledger (`<schema>.email_deliveries`): every email traced, and the claim that keeps one from being
+ * sent twice. Each state change is one statement; the claim never reads before it writes.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { DeliveryBlockedError, DeliveryInProgressError, UncertainDeliveryError } from '../errors.js';
+import type { Claim } from '../tasks/define-task.js';
+import type { DeliveryStatus } from './delivery-statuses.js';
+import { toDatabaseError } from './pool.js';
+
+export { DELIVERY_STATUSES, type DeliveryStatus } from './delivery-statuses.js';
+
+export interface DeliveryJob {
+  key: string;
+  jobId: string;
+  queue: string;
+  task: string;
+  correlationId: string | undefined;
+  /** How long a claim holds before another attempt may take it over (above the job's own timeout). */
+  leaseMs: number;
+  /** What to do when the key is found stuck in `sending` past its lease. */
+  uncertain: 'resend' | 'mark_unknown';
+}
+
+export interface DeliveryRow {
+  id: string;
+  idempotency_key: string;
+  job_id: string;
+  queue: string;
+  task: string;
+  recipient: string | null;
+  subject: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  message_id: string | null;
+  smtp_response: string | null;
+  last_error: string | null;
+  correlation_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  sent_at: Date | null;
+}
+
+export interface DeliveryFilter {
+  recipient?: string;
+  status?: DeliveryStatus;
+  task?: string;
+  since?: Date;
+  limit?: number;
+}
+
+export interface Ledger {
+  claim(job: DeliveryJob, recipient: string): Promise<Claim>;
+  /** Retries locally: right after a 250, a database hiccup must not become a BullMQ retry and a second email. */
+  markSent(key: string, sent: { subject: string; messageId: string; response: string }): Promise<void>;
+  /** Records the failure of an attempt that held the claim; the next attempt may claim again. */
+  markFailed(key: string, error: string): Promise<void>;
+  markExpired(job: DeliveryJob, recipient: string | undefined, error: string): Promise<void>;
+  list(filter: DeliveryFilter): Promise<DeliveryRow[]>;
+  purge(olderThanDays: number): Promise<number>;
+}
+
+/** Statuses an attempt may claim again: nothing went out for them. */
+const RECLAIMABLE = `('failed', 'expired', 'rate_limited')`;
+
+const SENT_RECORD_DELAYS_MS = [50, 200, 500, 1_000, 2_000];
+
+export function createLedger(pool: pg.Pool, schema: string): Ledger {
+  const table = `"${schema.replace(/"/g, '""')}".email_deliveries`;
+  const query = async <R extends pg.QueryResultRow>(text: string, values: unknown[]) => {
+    try {
+      return await pool.query<R>(text, values);
+    } catch (error) {
+      throw toDatabaseError(error);
+    }
+  };
+
+  const claimText = `
+    INSERT INTO ${table} AS d
+      (idempotency_key, job_id, queue, task, recipient, status, attempts, correlation_id, lease_until)
+    VALUES ($1, $2, $3, $4, $5, 'sending', 1, $6, now() + make_interval(secs => $7))
+    ON CONFLICT (idempotency_key) DO UPDATE SET
+      status = 'sending', attempts = d.attempts + 1, job_id = EXCLUDED.job_id, queue = EXCLUDED.queue,
+      recipient = EXCLUDED.recipient, correlation_id = EXCLUDED.correlation_id,
+      lease_until = EXCLUDED.lease_until, updated_at = now()
+    WHERE d.status IN ${RECLAIMABLE} OR (d.status = 'sending' AND d.lease_until < now() AND $8)
+    RETURNING d.attempts`;
+
+  return {
+    async claim(job, recipient) {
+      const values = [
+        job.key,
+        job.jobId,
+        job.queue,
+        job.task,
+        recipient,
+        job.correlationId ?? null,
+        job.leaseMs / 1000,
+        job.uncertain === 'resend',
+      ];
+      const claimed = await query(claimText, values);
+      if (claimed.rowCount) return { status: 'claimed' };
+      // Not ours: the row exists in a state that forbids sending. Reading it now only explains why.
+      const { rows } = await query<{
+        status: DeliveryStatus;
+        message_id: string | null;
+        smtp_response: string | null;
+        stale: boolean;
+        lease_left_ms: number;
+      }>(
+        `SELECT status, message_id, smtp_response, coalesce(lease_until < now(), true) AS stale,
+                coalesce(extract(epoch FROM lease_until - now()) * 1000, 0)::float8 AS lease_left_ms
+           FROM ${table} WHERE idempotency_key = $1`,
+        [job.key],
+      );
+      const row = rows[0];
+      if (!row) return this.claim(job, recipient); // purged in between: claim afresh
+      if (row.status === 'sent') {
+        return {
+          status: 'sent',
+          messageId: row.message_id ?? undefined,
+          response: row.smtp_response ?? undefined,
+        };
+      }
+      if (row.status === 'sending' && !row.stale)
+        throw new DeliveryInProgressError(job.key, row.lease_left_ms);
+      if (row.status === 'sending' || row.status === 'unknown') {
+        await query(
+          `UPDATE ${table} SET status = 'unknown', updated_at = now(), lease_until = NULL,
+                  last_error = 'an earlier attempt ended without recording its outcome'
+            WHERE idempotency_key = $1 AND status = 'sending'`,
+          [job.key],
+        );
+        throw new UncertainDeliveryError(job.key);
+      }
+      throw new DeliveryBlockedError(job.key, row.status);
+    },
+
+    async markSent(key, sent) {
+      const text = `UPDATE ${table}
+           SET status = 'sent', message_id = $2, smtp_response = $3, subject = $4, sent_at = now(),
+               updated_at = now(), lease_until = NULL, last_error = NULL
+         WHERE idempotency_key = $1`;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await pool.query(text, [key, sent.messageId, sent.response, sent.subject]);
+          return;
+        } catch (error) {
+          const delay = SENT_RECORD_DELAYS_MS[attempt];
+          if (delay === undefined) throw toDatabaseError(error);
+          await sleep(delay);
+        }
+      }
+    },
+
+    async markFailed(key, error) {
+      await query(
+        `UPDATE ${table} SET status = 'failed', last_error = $2, updated_at = now(), lease_until = NULL
+          WHERE idempotency_key = $1 AND status = 'sending'`,
+        [key, error.slice(0, 2000)],
+      );
+    },
+
+    async markExpired(job, recipient, error) {
+      await query(
+        `INSERT INTO ${table} AS d
+           (idempotency_key, job_id, queue, task, recipient, status, attempts, correlation_id, last_error)
+         VALUES ($1, $2, $3, $4, $5, 'expired', 0, $6, $7)
+         ON CONFLICT (idempotency_key) DO UPDATE SET
+           status = 'expired', last_error = EXCLUDED.last_error, job_id = EXCLUDED.job_id, updated_at = now(),
+           lease_until = NULL
+         WHERE d.status IN ${RECLAIMABLE}`,
+        [job.key, job.jobId, job.queue, job.task, recipient ?? null, job.correlationId ?? null, error],
+      );
+    },
+
+    async list(filter) {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      const add = (clause: string, value: unknown) => {
+        values.push(value);
+        where.push(clause.replace('?', `$${values.length}`));
+      };
+      if (filter.recipient) add('lower(recipient) = lower(?)', filter.recipient);
+      if (filter.status) add('status = ?', filter.status);
+      if (filter.task) add('task = ?', filter.task);
+      if (filter.since) add('created_at >= ?', filter.since);
+      values.push(filter.limit ?? 50);
+      const { rows } = await query<DeliveryRow>(
+        `SELECT id::text, idempotency_key, job_id, queue, task, recipient, subject, status, attempts, message_id,
+                smtp_response, last_error, correlation_id, created_at, updated_at, sent_at
+           FROM ${table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+          ORDER BY created_at DESC LIMIT $${values.length}`,
+        values,
+      );
+      return rows;
+    },
+
+    async purge(olderThanDays) {
+      const { rowCount } = await query(
+        `DELETE FROM ${table} WHERE created_at < now() - make_interval(days => $1)`,
+        [olderThanDays],
+      );
+      return rowCount ?? 0;
+    },
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * The delivery ledger: every email traced in PostgreSQL, and none sent twice — not for a retried job, not for a
+ * key enqueued again after BullMQ forgot the first job, not for two workers racing, not for a database that
+ * drops the connection right after the SMTP server said 250.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Job } from 'bullmq';
+import { createEmailClient, type EmailClient } from '../../src/client.js';
+import { createLedger } from '../../src/db/deliveries.js';
+import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
+import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+
+let smtp: SmtpSink;
+let db: TestSchema;
+let proxy: TcpProxy;
+let w: TestWorkers;
+let client: EmailClient;
+const applicationName = `ledger_${process.pid}_${Date.now()}`;
+
+beforeAll(async () => {
+  smtp = await startSmtpSink();
+  db = await createTestSchema('ledger');
+  await db.addUser({ id: 1, email: 'member@example.com' });
+  // The workers reach PostgreSQL through a proxy that a test can cut.
+  proxy = await startTcpProxy(Number(new URL(TEST_DATABASE_URL).port || 5432));
+  const url = new URL(TEST_DATABASE_URL);
+  url.port = String(proxy.port);
+  url.searchParams.set('application_name', applicationName);
+  w = await startTestWorkers('ledger', {
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtp.port),
+    DATABASE_URL: url.toString(),
+    DATABASE_CONNECT_TIMEOUT_MS: '500',
+    USERS_TABLE: db.usersTable,
+    LEDGER_SCHEMA: db.schema,
+    MAX_RETRIES: '6',
+    RETRY_DELAY: '100ms',
+    RETRY_DELAY_MAX: '500ms',
+  });
+  client = createEmailClient({ redisUrl: TEST_REDIS_URL, prefix: w.prefix });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await w?.stop();
+  await smtp?.close();
+  await proxy?.close();
+  await db?.drop();
+});
+
+beforeEach(() => {
+  smtp.reply = () => undefined;
+});
+
+const rows = async (where: string, values: unknown[]) =>
+  (await db.pool.query(`SELECT * FROM ${db.schema}.email_deliveries WHERE ${where}`, values)).rows;
+const rowOf = async (job: Job) => (await rows('job_id = $1 AND queue = $2', [job.id, job.queueName]))[0];
+const sentTo = (address: string) =>
+  smtp.messages.filter((m) => m.to && 'value' in m.to && m.to.value[0]?.address === address).length;
+const finish = async (job: Job) => job.waitUntilFinished(await w.events(job.queueName as never), 20_000);
+
+describe('the rows it keeps', () => {
+  it('records a success as sent, with the message id and the server reply', async () => {
+    const job = await w
+      .queue('auth_emails')
+      .add('send_welcome_email', { email: 'ok@example.com', correlation_id: 'c-1' });
+    const result = await finish(job);
+    expect(await rowOf(job)).toMatchObject({
+      status: 'sent',
+      attempts: 1,
+      task: 'send_welcome_email',
+      queue: 'auth_emails',
+      recipient: 'ok@example.com',
+      message_id: result.message_id,
+      smtp_response: result.smtp_response,
+      correlation_id: 'c-1',
+      last_error: null,
+    });
+    expect((await rowOf(job)).subject).toMatch(/welcome/i);
+    expect((await rowOf(job)).sent_at).toBeInstanceOf(Date);
+  });
+
+  it('records a retried success as sent after two attempts', async () => {
+    const start = smtp.transactions;
+    smtp.reply = (n) => (n === start + 1 ? { code: 451, message: 'Try later' } : undefined);
+    const job = await w.queue('auth_emails').add('send_welcome_email', { email: 'retried@example.com' });
+    await finish(job);
+    expect(await rowOf(job)).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(sentTo('retried@example.com')).toBe(1);
+  });
+
+  it('records a permanent failure as failed with its error', async () => {
+    smtp.reply = () => ({ code: 550, message: 'No such mailbox' });
+    const job = await w.queue('auth_emails').add('send_welcome_email', { email: 'refused@example.com' });
+    await expect(finish(job)).rejects.toThrow(/550/);
+    expect(await rowOf(job)).toMatchObject({ status: 'failed', attempts: 1, message_id: null });
+    expect((await rowOf(job)).last_error).toMatch(/550/);
+  });
+
+  it('records an expiry as expired', async () => {
+    const job = await w
+      .queue('auth_emails')
+      .add(
+        'send_otp_verification_email',
+        { email: 'stale@example.com', otp: '1234' },
+        { timestamp: Date.now() - 11 * 60_000 },
+      );
+    await expect(finish(job)).rejects.toThrow(/expired/);
+    expect(await rowOf(job)).toMatchObject({
+      status: 'expired',
+      recipient: 'stale@example.com',
+      attempts: 0,
+    });
+  });
+});
+
+describe('no email twice', () => {
+  it('completes a job whose row is already sent without an SMTP transaction', async () => {
+    await db.pool.query(
+      `INSERT INTO ${db.schema}.email_deliveries
+         (idempotency_key, job_id, queue, task, recipient, status, attempts, message_id, smtp_response, sent_at)
+       VALUES ('send_welcome_email~already', 'old', 'auth_emails', 'send_welcome_email', 'done@example.com',
+               'sent', 1, '<old@events.example.com>', '250 earlier', now())`,
+    );
+    const before = smtp.transactions;
+    const id = await client.enqueue(
+      'send_welcome_email',
+      { email: 'done@example.com' },
+      { idempotencyKey: 'already' },
+    );
+    const job = (await w.queue('auth_emails').getJob(id))!;
+    const result = await finish(job);
+    expect(result).toMatchObject({
+      duplicate: true,
+      message_id: '<old@events.example.com>',
+      smtp_response: '250 earlier',
+    });
+    expect(smtp.transactions).toBe(before);
+    expect(w.logs.find((l) => l.jobId === id && l.outcome)).toMatchObject({ outcome: 'skipped' });
+  });
+
+  it('sends nothing for a key enqueued again after the first job was removed from Redis', async () => {
+    const first = (await w
+      .queue('auth_emails')
+      .getJob(
+        await client.enqueue(
+          'send_welcome_email',
+          { email: 'once@example.com' },
+          { idempotencyKey: 'order-77' },
+        ),
+      ))!;
+    await finish(first);
+    await first.remove();
+    const again = (await w
+      .queue('auth_emails')
+      .getJob(
+        await client.enqueue(
+          'send_welcome_email',
+          { email: 'once@example.com' },
+          { idempotencyKey: 'order-77' },
+        ),
+      ))!;
+    expect(await finish(again)).toMatchObject({ duplicate: true });
+    expect(sentTo('once@example.com')).toBe(1);
+  });
+
+  it('lets exactly one of many concurrent claims on one key win', async () => {
+    const ledger = createLedger(db.pool, db.schema);
+    const job = {
+      key: 'send_welcome_email~race-direct',
+      jobId: 'r',
+      queue: 'auth_emails',
+      task: 'send_welcome_email',
+      correlationId: undefined,
+      leaseMs: 60_000,
+      uncertain: 'resend' as const,
+    };
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 10 }, () => ledger.claim(job, 'race@example.com')),
+    );
+    const won = outcomes.filter((o) => o.status === 'fulfilled' && o.value.status === 'claimed');
+    expect(won).toHaveLength(1);
+    expect(
+      outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason.code),
+    ).toEqual(Array(9).fill('DELIVERY_IN_PROGRESS'));
+  });
+
+  it('still sends once and records it when the database connection is terminated right after the 250', async () => {
+    const start = smtp.transactions;
+    smtp.beforeReply = async (n) => {
+      if (n !== start + 1) return;
+      await db.pool.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+        [applicationName],
+      );
+    };
+    try {
+      const job = await w.queue('auth_emails').add('send_welcome_email', { email: 'terminated@example.com' });
+      await finish(job);
+      expect(sentTo('terminated@example.com')).toBe(1);
+      expect(await rowOf(job)).toMatchObject({ status: 'sent', attempts: 1 });
+    } finally {
+      smtp.beforeReply = undefined;
+    }
+  });
+
+  it('retries while PostgreSQL is unreachable and delivers once it is back', async () => {
+    proxy.cut();
+    const job = await w.queue('booking_emails').add('send_booking_confirmation', {
+      user_id: 1,
+      booking_data: { event_name: 'Outage' },
+    });
+    try {
+      await waitFor(async () => (await w.queue('booking_emails').getJob(job.id!))!.attemptsStarted >= 2, {
+        what: 'a retry while the database is down',
+      });
+      expect(sentTo('member@example.com')).toBe(0);
+    } finally {
+      proxy.restore();
+    }
+    await finish(job);
+    expect(sentTo('member@example.com')).toBe(1);
+    expect(await rowOf(job)).toMatchObject({ status: 'sent', recipient: 'member@example.com' });
+  });
+});
+
+describe('a delivery stuck in sending', () => {
+  const stuck = (key: string, task: string, recipient: string) =>
+    db.pool.query(
+      `INSERT INTO ${db.schema}.email_deliveries (idempotency_key, job_id, queue, task, recipient, status, attempts, lease_until)
+       VALUES ($1, 'crashed', 'q', $2, $3, 'sending', 1, now() - interval '1 minute')`,
+      [key, task, recipient],
+    );
+
+  it('is sent again for a task whose policy is resend', async () => {
+    await stuck('send_welcome_email~crashed-welcome', 'send_welcome_email', 'again@example.com');
+    const id = await client.enqueue(
+      'send_welcome_email',
+      { email: 'again@example.com' },
+      { idempotencyKey: 'crashed-welcome' },
+    );
+    await finish((await w.queue('auth_emails').getJob(id))!);
+    expect(sentTo('again@example.com')).toBe(1);
+    expect((await rows('idempotency_key = $1', ['send_welcome_email~crashed-welcome']))[0]).toMatchObject({
+      status: 'sent',
+      attempts: 2,
+    });
+  });
+
+  it('is marked unknown, not sent, and fails for a task whose policy is mark_unknown', async () => {
+    await stuck(
+      'send_booking_confirmation~crashed-booking',
+      'send_booking_confirmation',
+      'member@example.com',
+    );
+    const before = sentTo('member@example.com');
+    const id = await client.enqueue(
+      'send_booking_confirmation',
+      { user_id: 1, booking_data: { event_name: 'Uncertain' } },
+      { idempotencyKey: 'crashed-booking' },
+    );
+    await expect(finish((await w.queue('booking_emails').getJob(id))!)).rejects.toThrow(
+      /delivery state unknown/,
+    );
+    expect(sentTo('member@example.com')).toBe(before);
+    expect(
+      (await rows('idempotency_key = $1', ['send_booking_confirmation~crashed-booking']))[0],
+    ).toMatchObject({
+      status: 'unknown',
+    });
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * Finding the recipient of a `user_id` task in PostgreSQL, as the USERS_* settings describe the table: UUID ids,
+ * a name column for the greeting, no active filter, another address column; ids the column cannot hold; and a
+ * database that is down.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
+import { deliver, failedJob, recipientOf } from '../helpers/jobs.js';
+import { closedPort, startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+
+const UUID_USER = randomUUID();
+
+let smtp: SmtpSink;
+let db: TestSchema;
+let uuidDb: TestSchema;
+/** Workers on the UUID table. */
+let uuidIds: TestWorkers;
+/** Workers on the integer table with USERS_NAME_COLUMN=full_name. */
+let named: TestWorkers;
+/** Workers on the integer table with USERS_ACTIVE_COLUMN empty. */
+let allRows: TestWorkers;
+/** Workers on a `contacts` table whose address column is `contact_email`. */
+let contacts: TestWorkers;
+/** Workers whose DATABASE_URL points at a port where nothing listens. */
+let databaseDown: TestWorkers;
+
+beforeAll(async () => {
+  smtp = await startSmtpSink();
+  [db, uuidDb] = await Promise.all([
+    createTestSchema('recipients'),
+    createTestSchema('recipients_uuid', 'uuid'),
+  ]);
+  await uuidDb.addUser({ id: UUID_USER, email: 'uuid@example.com' });
+  await db.addUser({ id: 1, email: 'grace@example.com', full_name: 'Grace Hopper' });
+  await db.addUser({ id: 2, email: 'inactive@example.com', is_active: false });
+  await db.pool.query(
+    `CREATE TABLE ${db.schema}.contacts (id integer PRIMARY KEY, contact_email text, is_active boolean)`,
+  );
+  await db.pool.query(`INSERT INTO ${db.schema}.contacts VALUES (3, 'contact@example.com', true)`);
+
+  const onIntegerIds = () => ({ USERS_TABLE: db.usersTable, LEDGER_SCHEMA: db.schema });
+  const start = (label: string, env: Record<string, string>) =>
+    startTestWorkers(
+      label,
+      { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), DATABASE_URL: TEST_DATABASE_URL, ...env },
+      { queues: ['auth_emails', 'booking_emails'] },
+    );
+  [uuidIds, named, allRows, contacts, databaseDown] = await Promise.all([
+    start('recipients-uuid', { USERS_TABLE: uuidDb.usersTable, LEDGER_SCHEMA: uuidDb.schema }),
+    start('recipients-named', { ...onIntegerIds(), USERS_NAME_COLUMN: 'full_name' }),
+    start('recipients-all', { ...onIntegerIds(), USERS_ACTIVE_COLUMN: '' }),
+    start('recipients-contacts', {
+      ...onIntegerIds(),
+      USERS_TABLE: `${db.schema}.contacts`,
+      USERS_EMAIL_COLUMN: 'contact_email',
+    }),
+    start('recipients-down', {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/test`,
+      DATABASE_CONNECT_TIMEOUT_MS: '500',
+    }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([uuidIds, named, allRows, contacts, databaseDown].map((w) => w?.stop()));
+  await smtp?.close();
+  await Promise.all([db?.drop(), uuidDb?.drop()]);
+});
+
+const booking = (user_id: string | number) => ({ user_id, booking_data: { event_name: 'RustConf' } });
+
+describe('a user_id task', () => {
+  it('is delivered to a user whose id is a UUID', async () => {
+    const { mail, result } = await deliver(
+      uuidIds,
+      smtp,
+      'booking_emails',
+      'send_booking_confirmation',
+      booking(UUID_USER),
+    );
+    expect(recipientOf(mail)).toBe('uuid@example.com');
+    expect(result).toMatchObject({ success: true, user_id: UUID_USER });
+  });
+
+  it('greets the user with the name in USERS_NAME_COLUMN', async () => {
+    const { mail } = await deliver(named, smtp, 'booking_emails', 'send_booking_confirmation', booking(1));
+    expect(mail.html).toContain('Hi Grace Hopper,');
+    expect(mail.text).toContain('Hi Grace Hopper,');
+  });
+
+  it('is sent to an inactive user when USERS_ACTIVE_COLUMN is empty', async () => {
+    const { mail } = await deliver(allRows, smtp, 'booking_emails', 'send_booking_confirmation', booking(2));
+    expect(recipientOf(mail)).toBe('inactive@example.com');
+  });
+
+  it('is sent to the address in USERS_EMAIL_COLUMN of USERS_TABLE', async () => {
+    const { mail } = await deliver(contacts, smtp, 'booking_emails', 'send_booking_confirmation', booking(3));
+    expect(recipientOf(mail)).toBe('contact@example.com');
+  });
+});
+
+describe('a user_id the id column cannot hold', () => {
+  it('fails a numeric id against UUID ids at once as not found', async () => {
+    const job = await uuidIds.queue('booking_emails').add('send_booking_confirmation', booking(7));
+    const dead = await failedJob(uuidIds, job);
+    expect(dead.failedReason).toBe('user 7 not found or inactive');
+    expect(dead.attemptsStarted).toBe(1);
+  });
+
+  it('fails an id beyond the integer range at once as not found', async () => {
+    const job = await named.queue('booking_emails').add('send_booking_confirmation', booking('99999999999'));
+    const dead = await failedJob(named, job);
+    expect(dead.failedReason).toBe('user 99999999999 not found or inactive');
+    expect(dead.attemptsStarted).toBe(1);
+  });
+});
+
+describe('with the database down', () => {
+  it('retries a user_id task and fails it after 4 attempts as database unavailable', async () => {
+    const job = await databaseDown.queue('booking_emails').add('send_booking_confirmation', booking(1));
+    const dead = await failedJob(databaseDown, job);
+    expect(dead.attemptsStarted).toBe(4);
+    expect(dead.failedReason).toMatch(/^failed after 4 attempts: database unavailable/);
+  });
+
+  it('still delivers the tasks addressed by email on the same workers', async () => {
+    await databaseDown.queue('booking_emails').add('send_booking_confirmation', booking(1));
+    const [byEmail, welcome] = await Promise.all([
+      deliver(databaseDown, smtp, 'booking_emails', 'send_booking_confirmation', {
+        ...booking(1),
+        email: 'direct@example.com',
+      }),
+      deliver(databaseDown, smtp, 'auth_emails', 'send_welcome_email', { email: 'welcome@example.com' }),
+    ]);
+    expect(recipientOf(byEmail.mail)).toBe('direct@example.com');
+    expect(recipientOf(welcome.mail)).toBe('welcome@example.com');
+  });
+});
