@@ -63,7 +63,8 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
   const queueFor = (name: QueueName) => {
     let queue = queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: redis, prefix });
+      // The workers own the queue's settings (the events-stream cap); a producer must not reset them.
+      queue = new Queue(name, { connection: redis, prefix, skipMetasUpdate: true });
       queue.on('error', (error) => (lastError = error));
       queues.set(name, queue);
     }

@@ -38,8 +38,10 @@ export function createUserDirectory(pool: Pool, users: UsersTable): UserDirector
       try {
         ({ rows } = await pool.query({ name: 'find-recipient', text, values: [String(userId)] }));
       } catch (error) {
-        // 22P02: the id does not fit the column's type (a UUID for an integer id): no such user.
-        if ((error as { code?: string }).code === '22P02') throw new RecipientNotFoundError(userId);
+        // The id does not fit the column's type (22P02: a UUID for an integer id; 22003: out of its range):
+        // no such user can exist.
+        const code = (error as { code?: string }).code;
+        if (code === '22P02' || code === '22003') throw new RecipientNotFoundError(userId);
         throw toDatabaseError(error);
       }
       const row = rows[0];

@@ -120,6 +120,14 @@ export async function startWorkers(
       options.watchdogIntervalMs ?? 15_000,
     );
     closers.push(stopWatchdog);
+    // Any producer's Queue rewrites the stream cap in the queue's meta, so the workers also trim it themselves.
+    const trim = setInterval(() => {
+      for (const slot of slots) {
+        slot.queue.trimEvents(config.retention.eventsMaxLen).catch(() => undefined);
+      }
+    }, 60_000);
+    trim.unref();
+    closers.push(() => clearInterval(trim));
     logger.info(
       {
         queues: queueNames,

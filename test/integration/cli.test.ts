@@ -22,7 +22,7 @@ describe('start-workers --help', () => {
 
   it('exits 0 with the usage line', () => {
     expect(code).toBe(0);
-    expect(help.stdout()).toMatch(/^Usage: start-workers \[options\]/);
+    expect(help.stdout()).toMatch(/^Usage: start-workers /);
   });
 
   it('lists every flag', () => {

@@ -104,6 +104,7 @@ describe('the events stream', () => {
   });
 
   it('stays capped at EVENTS_MAX_LEN after the client has enqueued', async () => {
+    // Every BullMQ Queue writes its own events cap (10000 unless told) into the meta hash when it connects.
     const capped = await startTestWorkers('retention-client', { ...smtpEnv(), EVENTS_MAX_LEN: '150' });
     const client = createEmailClient({ redisUrl: TEST_REDIS_URL, prefix: capped.prefix });
     try {

@@ -52,24 +52,29 @@ async function refusal(env: Record<string, string>): Promise<Error> {
   );
 }
 
+/** This file's schema: its users table, and its own place for the delivery ledger. */
+const workingDatabase = () => ({
+  DATABASE_URL: TEST_DATABASE_URL,
+  USERS_TABLE: db.usersTable,
+  LEDGER_SCHEMA: db.schema,
+});
+
 async function evictingRedisInProduction(): Promise<Error> {
   const client = new Redis(redis.url);
   await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
   try {
-    return await refusal({ NODE_ENV: 'production', FROM_ADDRESS: 'no-reply@events.example.com' });
+    return await refusal({
+      NODE_ENV: 'production',
+      FROM_ADDRESS: 'no-reply@events.example.com',
+      ...workingDatabase(),
+    });
   } finally {
     await client.config('SET', 'maxmemory-policy', 'noeviction');
     client.disconnect();
   }
 }
 
-const missingEmailColumn = () =>
-  refusal({
-    DATABASE_URL: TEST_DATABASE_URL,
-    USERS_TABLE: db.usersTable,
-    LEDGER_SCHEMA: db.schema,
-    USERS_EMAIL_COLUMN: 'contact_email',
-  });
+const missingEmailColumn = () => refusal({ ...workingDatabase(), USERS_EMAIL_COLUMN: 'contact_email' });
 
 const noRedisClientsLeft = () =>
   waitFor(async () => (await redisClientCount(redis.url)) === 0, {
