@@ -59,6 +59,11 @@ export class RecipientNotFoundError extends PermanentError {
   }
 }
 
+/** The users query itself is wrong (missing table or column): a configuration problem, not a missing user. */
+export class RecipientLookupError extends PermanentError {
+  override readonly code = 'RECIPIENT_LOOKUP_FAILED';
+}
+
 export class DatabaseNotConfiguredError extends PermanentError {
   override readonly code = 'DATABASE_NOT_CONFIGURED';
   constructor() {

@@ -3,7 +3,7 @@
  * (`SELECT email FROM users WHERE id = $1 AND is_active = true`); table and columns come from configuration.
  */
 import type { Config } from '../config.js';
-import { RecipientNotFoundError } from '../errors.js';
+import { RecipientLookupError, RecipientNotFoundError } from '../errors.js';
 import type { Recipient } from '../tasks/define-task.js';
 import { toDatabaseError, type Pool } from './pool.js';
 
@@ -42,6 +42,12 @@ export function createUserDirectory(pool: Pool, users: UsersTable): UserDirector
         // no such user can exist.
         const code = (error as { code?: string }).code;
         if (code === '22P02' || code === '22003') throw new RecipientNotFoundError(userId);
+        // 42P01/42703: the table or a column is missing; retrying cannot help until someone fixes it.
+        if (code === '42P01' || code === '42703') {
+          throw new RecipientLookupError(
+            `users lookup failed (USERS_TABLE ${users.table}, USERS_*_COLUMN): ${(error as Error).message}`,
+          );
+        }
         throw toDatabaseError(error);
       }
       const row = rows[0];

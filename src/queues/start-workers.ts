@@ -10,7 +10,7 @@ import { maskEmailsIn, type Logger } from '../logger.js';
 import { createLedger, type Ledger } from '../db/deliveries.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 import { openDatabase, type Database } from '../db/open-database.js';
-import { isConnectionFailure, type Pool } from '../db/pool.js';
+import { isConnectionFailure } from '../db/pool.js';
 import { createUserDirectory } from '../db/users.js';
 import { startOutbox, type Outbox } from '../mail/outbox.js';
 import { loadTemplates, type Templates } from '../mail/templates.js';
@@ -78,7 +78,7 @@ export async function startWorkers(
     const pool = database?.pool;
     const ledger = await prepareLedger(database, config, logger);
     if (ledger) closers.push(schedulePurge(ledger, config.ledger.retentionDays, logger));
-    const findRecipient = await prepareRecipients(pool, config, logger);
+    const findRecipient = await prepareRecipients(database, config, logger);
 
     const services: Services = {
       defaults: { ...config.defaults, appUrl: config.brand.appUrl },
@@ -345,30 +345,34 @@ function schedulePurge(ledger: Ledger, retentionDays: number, logger: Logger): (
 }
 
 async function prepareRecipients(
-  pool: Pool | undefined,
+  database: Database | undefined,
   config: Config,
   logger: Logger,
 ): Promise<Services['findRecipient']> {
-  if (!pool) {
+  if (!database) {
     logger.warn('no database configured: tasks addressed by user_id will fail until DATABASE_URL is set');
     return () => Promise.reject(new DatabaseNotConfiguredError());
   }
-  const users = createUserDirectory(pool, config.database.users);
+  const users = createUserDirectory(database.pool, config.database.users);
   try {
     await users.check();
     logger.info({ table: config.database.users.table }, 'users table readable');
   } catch (error) {
     const code = (error as { code?: string }).code;
-    // 42xxx: the table or a column does not exist; no job could succeed, so say so now.
-    if (code?.startsWith('42')) {
+    // The embedded database has no users until `seed-users` adds them, which may happen while we run.
+    if (code?.startsWith('42') && database.embedded) {
+      logger.warn('the embedded database has no users table yet: run `start-workers seed-users`');
+    } else if (code?.startsWith('42')) {
+      // The table or a column does not exist; no job could succeed, so say so now.
       throw new StartupError(
         `users lookup does not work (check USERS_TABLE and USERS_*_COLUMN): ${(error as Error).message}`,
       );
+    } else {
+      logger.error(
+        { err: (error as Error).message },
+        'database unavailable at start; user_id tasks will retry',
+      );
     }
-    logger.error(
-      { err: (error as Error).message },
-      'database unavailable at start; user_id tasks will retry',
-    );
   }
   return (userId) => users.findRecipient(userId);
 }
