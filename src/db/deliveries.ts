@@ -1,12 +1,14 @@
 /**
  * The delivery ledger (`<schema>.email_deliveries`): every email traced, and the claim that keeps one from being
- * sent twice. Each state change is one statement; the claim never reads before it writes.
+ * sent twice. Each state change is one statement; the claim never reads before it writes. Claims and sent records
+ * of concurrent jobs share their statements (see batch.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { DeliveryBlockedError, DeliveryInProgressError, UncertainDeliveryError } from '../errors.js';
 import type { Claim } from '../tasks/define-task.js';
 import type { DeliveryStatus } from './delivery-statuses.js';
+import { batched } from './batch.js';
 import { toDatabaseError } from './pool.js';
 
 export { DELIVERY_STATUSES, type DeliveryStatus } from './delivery-statuses.js';
@@ -76,31 +78,63 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
     }
   };
 
-  const claimText = `
-    INSERT INTO ${table} AS d
-      (idempotency_key, job_id, queue, task, recipient, status, attempts, correlation_id, lease_until)
-    VALUES ($1, $2, $3, $4, $5, 'sending', 1, $6, now() + make_interval(secs => $7))
-    ON CONFLICT (idempotency_key) DO UPDATE SET
-      status = 'sending', attempts = d.attempts + 1, job_id = EXCLUDED.job_id, queue = EXCLUDED.queue,
-      recipient = EXCLUDED.recipient, correlation_id = EXCLUDED.correlation_id,
-      lease_until = EXCLUDED.lease_until, updated_at = now()
-    WHERE d.status IN ${RECLAIMABLE} OR (d.status = 'sending' AND d.lease_until < now() AND $8)
-    RETURNING d.attempts`;
+  // One statement claims a whole batch; a key the statement does not return was not ours to send.
+  const claimMany = (resend: boolean) =>
+    batched<{ job: DeliveryJob; recipient: string }, boolean>(async (items) => {
+      // A statement may not touch one row twice: a key repeated in the batch goes the unclaimed way.
+      const first = new Map<string, { job: DeliveryJob; recipient: string }>();
+      for (const item of items) if (!first.has(item.job.key)) first.set(item.job.key, item);
+      const rows = [...first.values()];
+      const { rows: claimed } = await query<{ idempotency_key: string }>(
+        `INSERT INTO ${table} AS d
+           (idempotency_key, job_id, queue, task, recipient, status, attempts, correlation_id, lease_until)
+         SELECT k, j, q, t, r, 'sending', 1, c, now() + make_interval(secs => l)
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[])
+             AS x(k, j, q, t, r, c, l)
+         ON CONFLICT (idempotency_key) DO UPDATE SET
+           status = 'sending', attempts = d.attempts + 1, job_id = EXCLUDED.job_id, queue = EXCLUDED.queue,
+           recipient = EXCLUDED.recipient, correlation_id = EXCLUDED.correlation_id,
+           lease_until = EXCLUDED.lease_until, updated_at = now()
+         WHERE d.status IN ${RECLAIMABLE} OR (d.status = 'sending' AND d.lease_until < now() AND $8)
+         RETURNING d.idempotency_key`,
+        [
+          rows.map((r) => r.job.key),
+          rows.map((r) => r.job.jobId),
+          rows.map((r) => r.job.queue),
+          rows.map((r) => r.job.task),
+          rows.map((r) => r.recipient),
+          rows.map((r) => r.job.correlationId ?? null),
+          rows.map((r) => r.job.leaseMs / 1000),
+          resend,
+        ],
+      );
+      const won = new Set(claimed.map((row) => row.idempotency_key));
+      return items.map((item) => first.get(item.job.key) === item && won.has(item.job.key));
+    });
+  const claimers = { resend: claimMany(true), mark_unknown: claimMany(false) };
+
+  const markSentMany = batched<{ key: string; subject: string; messageId: string; response: string }, void>(
+    async (items) => {
+      await pool.query(
+        `UPDATE ${table} AS d
+            SET status = 'sent', message_id = x.m, smtp_response = x.r, subject = x.s, sent_at = now(),
+                updated_at = now(), lease_until = NULL, last_error = NULL
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(k, m, r, s)
+          WHERE d.idempotency_key = x.k`,
+        [
+          items.map((i) => i.key),
+          items.map((i) => i.messageId),
+          items.map((i) => i.response),
+          items.map((i) => i.subject),
+        ],
+      );
+      return items.map(() => undefined);
+    },
+  );
 
   return {
     async claim(job, recipient) {
-      const values = [
-        job.key,
-        job.jobId,
-        job.queue,
-        job.task,
-        recipient,
-        job.correlationId ?? null,
-        job.leaseMs / 1000,
-        job.uncertain === 'resend',
-      ];
-      const claimed = await query(claimText, values);
-      if (claimed.rowCount) return { status: 'claimed' };
+      if (await claimers[job.uncertain]({ job, recipient })) return { status: 'claimed' };
       // Not ours: the row exists in a state that forbids sending. Reading it now only explains why.
       const { rows } = await query<{
         status: DeliveryStatus;
@@ -138,13 +172,9 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
     },
 
     async markSent(key, sent) {
-      const text = `UPDATE ${table}
-           SET status = 'sent', message_id = $2, smtp_response = $3, subject = $4, sent_at = now(),
-               updated_at = now(), lease_until = NULL, last_error = NULL
-         WHERE idempotency_key = $1`;
       for (let attempt = 0; ; attempt++) {
         try {
-          await pool.query(text, [key, sent.messageId, sent.response, sent.subject]);
+          await markSentMany({ key, ...sent });
           return;
         } catch (error) {
           const delay = SENT_RECORD_DELAYS_MS[attempt];

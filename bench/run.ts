@@ -1,0 +1,510 @@
+/**
+ * `npm run bench`: one run, one machine, real Redis and PostgreSQL, an SMTP sink in its own process. Measures
+ * throughput against the bare pipeline (bench/bare-worker.ts), latency under a steady load, the worker's cost,
+ * and enqueue rates; prints one table and writes bench/results/latest.json. Measured, never asserted.
+ *
+ *   npm run bench -- [--n 10000] [--rate 200] [--duration 30] [--no-celery] [--out bench/results/latest.json]
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { createEmailClient, jobIdForKey, type EnqueueRequest } from '../src/client.js';
+import { loadConfig } from '../src/config.js';
+import { answers, startEmbeddedDatabase } from '../src/db/embedded.js';
+import { loadTemplates } from '../src/mail/templates.js';
+import { renderSample } from '../src/tasks/render-sample.js';
+import { tasks } from '../src/tasks/registry.js';
+import { messageIdFor } from '../src/mail/transport.js';
+import type { TaskName } from '../src/tasks/registry.js';
+import { runCelery, celeryAvailable } from './celery.js';
+import { QUEUE_OF, payloadFor, seedUsers, taskAt, type BenchTask } from './workload.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '10000' },
+    rate: { type: 'string', default: '200' },
+    duration: { type: 'string', default: '30' },
+    'no-celery': { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/latest.json' },
+    // Writes a V8 CPU profile of each service worker into bench/results/profiles/ (then: node bench/top-functions.ts).
+    profile: { type: 'boolean', default: false },
+    // Only the latency step, e.g. to look into it: --latency-only [--latency-ledger false].
+    'latency-only': { type: 'boolean', default: false },
+    'latency-ledger': { type: 'string', default: 'true' },
+    'latency-target': { type: 'string', default: 'service' },
+  },
+});
+const N = Number(args.n);
+const RATE = Number(args.rate);
+const DURATION_S = Number(args.duration);
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const FROM_ADDRESS = 'bench@events.example.com';
+const CONCURRENCY = 10;
+const POOL_SIZE = 5;
+const now = () => performance.timeOrigin + performance.now();
+
+// ── The SMTP sink ──────────────────────────────────────────────────────────────────────────────────────────
+interface Sink {
+  port: number;
+  accepted: Array<[string, number]>;
+  reset(): void;
+  waitFor(count: number, timeoutMs: number): Promise<void>;
+  stop(): void;
+}
+
+async function startSink(): Promise<Sink> {
+  const child = fork(resolve(ROOT, 'bench/smtp-sink.ts'), {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
+  });
+  const sink: Sink = {
+    port: 0,
+    accepted: [],
+    reset: () => void (sink.accepted = []),
+    async waitFor(count, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (sink.accepted.length < count) {
+        if (Date.now() > deadline)
+          throw new Error(`SMTP sink got ${sink.accepted.length} of ${count} messages`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    stop: () => child.kill(),
+  };
+  child.on('message', (message: { type: string; port?: number; accepted?: Array<[string, number]> }) => {
+    if (message.type === 'accepted') sink.accepted.push(...message.accepted!);
+  });
+  sink.port = await new Promise<number>((resolveReady) =>
+    child.on('message', (message: { type: string; port?: number }) => {
+      if (message.type === 'ready') resolveReady(message.port!);
+    }),
+  );
+  return sink;
+}
+
+// ── Worker processes ───────────────────────────────────────────────────────────────────────────────────────
+interface WorkerProcess {
+  child: ChildProcess;
+  /** Peak RSS in MB and CPU seconds so far, from /proc. */
+  usage(): { peakRssMb: number; cpuSeconds: number };
+  stop(): Promise<void>;
+}
+
+async function startProcess(command: string[], env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, command, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const started = new Promise<void>((resolveStarted, reject) => {
+    const onData = (chunk: Buffer) => {
+      if (output.length < 20_000) output += chunk.toString();
+      if (output.includes('workers started')) resolveStarted();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`worker exited ${code}:\n${output.slice(-2000)}`)));
+  });
+  await started;
+  const ticks = 100; // USER_HZ on Linux
+  return {
+    child,
+    usage() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return {
+        peakRssMb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
+        cpuSeconds: (Number(stat[11]) + Number(stat[12])) / ticks,
+      };
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function serviceEnv(prefix: string, sinkPort: number, database: BenchDatabase, ledger: boolean) {
+  return {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(sinkPort),
+    SMTP_POOL_SIZE: String(POOL_SIZE),
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+    FROM_ADDRESS,
+    DATABASE_URL: database.url,
+    USERS_TABLE: `${database.schema}.users`,
+    LEDGER_SCHEMA: database.schema,
+    LEDGER_ENABLED: String(ledger),
+    MIGRATE_ON_START: 'true',
+    // Experiments: BENCH_SERVICE_<NAME>=value sets <NAME> for the service's workers.
+    ...Object.fromEntries(
+      Object.entries(process.env)
+        .filter(([name]) => name.startsWith('BENCH_SERVICE_'))
+        .map(([name, value]) => [name.slice('BENCH_SERVICE_'.length), value ?? '']),
+    ),
+  };
+}
+
+const startService = (prefix: string, sinkPort: number, database: BenchDatabase, ledger: boolean) =>
+  startProcess(
+    [
+      ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : []),
+      'dist/cli/start-workers.js',
+    ],
+    serviceEnv(prefix, sinkPort, database, ledger),
+  );
+
+/** One of the service's own emails, rendered once, with two placeholders: the bare pipeline's template. */
+async function writeBareTemplates(): Promise<{ html: string; text: string }> {
+  const config = loadConfig({ NODE_ENV: 'test', APP_URL: 'https://events.example.com' });
+  const templates = loadTemplates({
+    dir: config.templatesDir,
+    brand: config.brand,
+    defaults: config.defaults,
+  });
+  const defaults = { ...config.defaults, appUrl: config.brand.appUrl };
+  const email = (await renderSample(tasks.send_booking_confirmation, templates.render, defaults))!;
+  const placeholders = (s: string) =>
+    s.replaceAll('Ada Lovelace', '{{name}}').replaceAll('JSConf EU', '{{event}}');
+  const dir = resolve(ROOT, 'var/bench');
+  mkdirSync(dir, { recursive: true });
+  const files = { html: resolve(dir, 'bare.html.hbs'), text: resolve(dir, 'bare.text.hbs') };
+  writeFileSync(files.html, placeholders(email.html));
+  writeFileSync(files.text, placeholders(email.text));
+  return files;
+}
+
+const startBare = async (prefix: string, sinkPort: number) => {
+  const files = await writeBareTemplates();
+  return startProcess(['--import', 'tsx', 'bench/bare-worker.ts'], {
+    BARE_HTML_TEMPLATE: files.html,
+    BARE_TEXT_TEMPLATE: files.text,
+    REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    SMTP_PORT: String(sinkPort),
+    SMTP_POOL_SIZE: String(POOL_SIZE),
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+  });
+};
+
+// ── Database ──────────────────────────────────────────────────────────────────────────────────────────────
+interface BenchDatabase {
+  url: string;
+  schema: string;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+async function openBenchDatabase(): Promise<BenchDatabase> {
+  let url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  let stop: () => Promise<void> = async () => undefined;
+  if (!(await answers(url))) {
+    const embedded = await startEmbeddedDatabase({ dir: resolve(ROOT, 'var/bench-pgdata'), port: 54339 });
+    url = embedded.url;
+    stop = embedded.stop;
+  }
+  const schema = `bench_${process.pid}`;
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  await seedUsers(pool, schema);
+  return {
+    url,
+    schema,
+    pool,
+    async close() {
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await pool.end();
+      await stop();
+    },
+  };
+}
+
+async function clearLedger(database: BenchDatabase) {
+  await database.pool.query(
+    `DROP TABLE IF EXISTS ${database.schema}.email_deliveries, ${database.schema}.schema_migrations`,
+  );
+}
+
+// ── Steps ─────────────────────────────────────────────────────────────────────────────────────────────────
+const requests = (count: number, from = 0): EnqueueRequest[] =>
+  Array.from({ length: count }, (_, k) => {
+    const task = taskAt(from + k);
+    return { name: task as TaskName, payload: payloadFor(task, from + k) as never };
+  });
+
+async function removePrefix(prefix: string) {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
+async function enqueueAll(prefix: string, count: number) {
+  const client = createEmailClient({ redisUrl: REDIS_URL, prefix, timeoutMs: 10_000 });
+  for (let from = 0; from < count; from += 1000)
+    await client.enqueueMany(requests(Math.min(1000, count - from), from));
+  await client.close();
+}
+
+interface Throughput {
+  emailsPerSecond: number;
+  seconds: number;
+  peakRssMb: number;
+  cpuSecondsPer1000: number;
+}
+
+async function throughput(
+  label: string,
+  sink: Sink,
+  start: (prefix: string) => Promise<WorkerProcess>,
+): Promise<Throughput> {
+  const prefix = `bench-${label}-${process.pid}`;
+  await removePrefix(prefix);
+  await enqueueAll(prefix, N);
+  sink.reset();
+  const worker = await start(prefix);
+  const cpuBefore = worker.usage().cpuSeconds;
+  await sink.waitFor(N, 600_000);
+  const usage = worker.usage();
+  await worker.stop();
+  await removePrefix(prefix);
+  const times = sink.accepted.map(([, t]) => t).sort((a, b) => a - b);
+  const seconds = (times[N - 1]! - times[0]!) / 1000;
+  console.error(`  ${label}: ${N} emails in ${seconds.toFixed(2)} s`);
+  return {
+    emailsPerSecond: (N - 1) / seconds,
+    seconds,
+    peakRssMb: usage.peakRssMb,
+    cpuSecondsPer1000: ((usage.cpuSeconds - cpuBefore) / N) * 1000,
+  };
+}
+
+interface Latency {
+  offered: number;
+  sent: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** The harness's own share: how long enqueue calls took, and how late the producer was on its schedule. */
+  enqueueP99Ms: number;
+  producerLateMaxMs: number;
+  maxWaiting: number;
+  finalWaiting: number;
+}
+
+async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
+  const prefix = `bench-latency-${process.pid}`;
+  await removePrefix(prefix);
+  await clearLedger(database);
+  sink.reset();
+  const worker =
+    args['latency-target'] === 'bare'
+      ? await startBare(prefix, sink.port)
+      : await startService(prefix, sink.port, database, args['latency-ledger'] !== 'false');
+  const client = createEmailClient({ redisUrl: REDIS_URL, prefix, timeoutMs: 10_000 });
+  const queues = ['auth_emails', 'booking_emails', 'waitlist_emails'].map(
+    (name) => new Queue(name, { connection: { url: REDIS_URL }, prefix, skipMetasUpdate: true }),
+  );
+  const enqueuedAt = new Map<string, number>();
+  const total = RATE * DURATION_S;
+  const waiting: number[] = [];
+  const sampler = setInterval(async () => {
+    const counts = await Promise.all(queues.map((q) => q.getJobCountByTypes('wait', 'prioritized')));
+    waiting.push(counts.reduce((a, b) => a + b, 0));
+  }, 1000);
+  const t0 = now();
+  const sends: Promise<unknown>[] = [];
+  const addMs: number[] = [];
+  let lateMs = 0;
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / RATE;
+    const wait = due - now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    lateMs = Math.max(lateMs, now() - due);
+    const task = taskAt(i) as BenchTask;
+    const key = `lat-${i}`;
+    const messageId = messageIdFor(jobIdForKey(task, key), FROM_ADDRESS);
+    enqueuedAt.set(messageId, now());
+    const startedAt = now();
+    sends.push(
+      client
+        .enqueue(task as TaskName, payloadFor(task, i) as never, { idempotencyKey: key })
+        .then(() => addMs.push(now() - startedAt)),
+    );
+  }
+  await Promise.all(sends);
+  await sink.waitFor(total, 120_000);
+  clearInterval(sampler);
+  addMs.sort((a, b) => a - b);
+  const latencies = sink.accepted
+    .map(([id, t]) => t - (enqueuedAt.get(id) ?? NaN))
+    .filter((ms) => Number.isFinite(ms))
+    .sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  await client.close();
+  await Promise.all(queues.map((q) => q.close()));
+  await worker.stop();
+  await removePrefix(prefix);
+  void QUEUE_OF;
+  return {
+    offered: total,
+    sent: latencies.length,
+    p50Ms: at(0.5),
+    p95Ms: at(0.95),
+    p99Ms: at(0.99),
+    maxMs: latencies[latencies.length - 1]!,
+    enqueueP99Ms: addMs[Math.floor(addMs.length * 0.99)] ?? NaN,
+    producerLateMaxMs: lateMs,
+    maxWaiting: Math.max(0, ...waiting),
+    finalWaiting: waiting[waiting.length - 1] ?? 0,
+  };
+}
+
+async function enqueueRates(): Promise<{ singlePerSecond: number; bulkPerSecond: number }> {
+  const prefix = `bench-enqueue-${process.pid}`;
+  await removePrefix(prefix);
+  const client = createEmailClient({ redisUrl: REDIS_URL, prefix, timeoutMs: 10_000 });
+  const single = Math.min(2_000, N);
+  let t = now();
+  for (const request of requests(single)) await client.enqueue(request.name, request.payload as never);
+  const singlePerSecond = single / ((now() - t) / 1000);
+  const bulk = N;
+  t = now();
+  for (let from = 0; from < bulk; from += 500)
+    await client.enqueueMany(requests(Math.min(500, bulk - from), from));
+  const bulkPerSecond = bulk / ((now() - t) / 1000);
+  await client.close();
+  await removePrefix(prefix);
+  return { singlePerSecond, bulkPerSecond };
+}
+
+// ── Main ──────────────────────────────────────────────────────────────────────────────────────────────────
+const sink = await startSink();
+const database = await openBenchDatabase();
+if (args['latency-only']) {
+  console.log(await latency(sink, database).finally(() => database.close().then(() => sink.stop())));
+  process.exit(0);
+}
+try {
+  console.error(`throughput, N=${N}:`);
+  const bare = await throughput('bare', sink, (prefix) => startBare(prefix, sink.port));
+  await clearLedger(database);
+  const ledgerOn = await throughput('service', sink, (prefix) =>
+    startService(prefix, sink.port, database, true),
+  );
+  const ledgerOff = await throughput('service-no-ledger', sink, (prefix) =>
+    startService(prefix, sink.port, database, false),
+  );
+  const celery =
+    !args['no-celery'] && (await celeryAvailable())
+      ? await runCelery({ n: N, sink, database, concurrency: CONCURRENCY, redisUrl: REDIS_URL })
+      : undefined;
+  console.error(`latency, ${RATE}/s for ${DURATION_S} s:`);
+  const lat = await latency(sink, database);
+  console.error('enqueue:');
+  const enqueue = await enqueueRates();
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    settings: {
+      n: N,
+      rate: RATE,
+      durationS: DURATION_S,
+      concurrencyPerQueue: CONCURRENCY,
+      smtpPoolSize: POOL_SIZE,
+    },
+    throughput: {
+      bare,
+      service: ledgerOn,
+      serviceWithoutLedger: ledgerOff,
+      celery,
+      ratioServiceToBare: ledgerOn.emailsPerSecond / bare.emailsPerSecond,
+      ratioServiceWithoutLedgerToBare: ledgerOff.emailsPerSecond / bare.emailsPerSecond,
+      ratioServiceToCelery: celery
+        ? ledgerOn.emailsPerSecond / (celery as Throughput).emailsPerSecond
+        : undefined,
+    },
+    latency: lat,
+    enqueue,
+  };
+  mkdirSync(dirname(resolve(ROOT, args.out)), { recursive: true });
+  writeFileSync(resolve(ROOT, args.out), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(table(results));
+} finally {
+  await database.close();
+  sink.stop();
+}
+
+function table(r: {
+  throughput: Record<string, unknown> & {
+    bare: Throughput;
+    service: Throughput;
+    serviceWithoutLedger: Throughput;
+    celery?: Throughput;
+  };
+  latency: Latency;
+  enqueue: { singlePerSecond: number; bulkPerSecond: number };
+  settings: { n: number; rate: number; durationS: number };
+}): string {
+  const f = (x: number, d = 0) => x.toFixed(d);
+  const row = (label: string, t: Throughput | undefined, ratio: string) =>
+    t
+      ? `| ${label} | ${f(t.emailsPerSecond)} | ${ratio} | ${f(t.peakRssMb)} | ${f(t.cpuSecondsPer1000, 2)} |`
+      : '';
+  const th = r.throughput;
+  return [
+    `Throughput (N = ${r.settings.n}, emails/s from the first SMTP transaction to the last)`,
+    '',
+    '| pipeline | emails/s | × bare | peak RSS (MB) | CPU s / 1,000 emails |',
+    '|---|---|---|---|---|',
+    row('bare BullMQ + Handlebars + nodemailer', th.bare, '1.00'),
+    row('email-workers, ledger on', th.service, f(th.service.emailsPerSecond / th.bare.emailsPerSecond, 2)),
+    row(
+      'email-workers, ledger off',
+      th.serviceWithoutLedger,
+      f(th.serviceWithoutLedger.emailsPerSecond / th.bare.emailsPerSecond, 2),
+    ),
+    row(
+      'Celery 5 (the old service’s shape)',
+      th.celery,
+      th.celery ? f(th.celery.emailsPerSecond / th.bare.emailsPerSecond, 2) : '',
+    ),
+    '',
+    `Latency, enqueue → 250, ${r.settings.rate} emails/s for ${r.settings.durationS} s (ledger on)`,
+    '',
+    '| p50 ms | p95 ms | p99 ms | max ms | sent / offered | waiting: max, end | enqueue call p99 ms | producer late, max ms |',
+    '|---|---|---|---|---|---|---|---|',
+    `| ${f(r.latency.p50Ms, 1)} | ${f(r.latency.p95Ms, 1)} | ${f(r.latency.p99Ms, 1)} | ${f(r.latency.maxMs, 1)} | ${r.latency.sent} / ${r.latency.offered} | ${r.latency.maxWaiting}, ${r.latency.finalWaiting} | ${f(r.latency.enqueueP99Ms, 1)} | ${f(r.latency.producerLateMaxMs, 1)} |`,
+    '',
+    'Enqueue through the typed client (tasks/s)',
+    '',
+    '| one at a time | bulk (500 a call) |',
+    '|---|---|',
+    `| ${f(r.enqueue.singlePerSecond)} | ${f(r.enqueue.bulkPerSecond)} |`,
+  ]
+    .filter((line, i, all) => line !== '' || all[i - 1] !== '')
+    .join('\n');
+}
