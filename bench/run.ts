@@ -6,7 +6,7 @@
  *   npm run bench -- [--n 10000] [--rate 200] [--duration 30] [--no-celery] [--out bench/results/latest.json]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,12 +30,17 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '10000' },
     rate: { type: 'string', default: '200' },
     duration: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '3' },
     'no-celery': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/latest.json' },
     // Writes a V8 CPU profile of each service worker into bench/results/profiles/ (then: node bench/top-functions.ts).
     profile: { type: 'boolean', default: false },
+    // Extra node flags for the service's workers, e.g. --worker-node-args="--trace-gc".
+    'worker-node-args': { type: 'string', default: '' },
     // Only the latency step, e.g. to look into it: --latency-only [--latency-ledger false].
     'latency-only': { type: 'boolean', default: false },
+    // Only the service's throughput with the ledger on, e.g. to try a setting.
+    'throughput-only': { type: 'boolean', default: false },
     'latency-ledger': { type: 'string', default: 'true' },
     'latency-target': { type: 'string', default: 'service' },
   },
@@ -43,6 +48,7 @@ const { values: args } = parseArgs({
 const N = Number(args.n);
 const RATE = Number(args.rate);
 const DURATION_S = Number(args.duration);
+const WARMUP_S = Number(args.warmup);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const FROM_ADDRESS = 'bench@events.example.com';
 const CONCURRENCY = 10;
@@ -102,6 +108,12 @@ async function startProcess(command: string[], env: Record<string, string>): Pro
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // BENCH_WORKER_LOG=file keeps the workers' output (logs, --trace-gc lines) for a closer look.
+  if (process.env.BENCH_WORKER_LOG) {
+    const log = createWriteStream(process.env.BENCH_WORKER_LOG, { flags: 'a' });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
   let output = '';
   const started = new Promise<void>((resolveStarted, reject) => {
     const onData = (chunk: Buffer) => {
@@ -162,6 +174,7 @@ const startService = (prefix: string, sinkPort: number, database: BenchDatabase,
   startProcess(
     [
       ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : []),
+      ...args['worker-node-args'].split(' ').filter(Boolean),
       'dist/cli/start-workers.js',
     ],
     serviceEnv(prefix, sinkPort, database, ledger),
@@ -323,7 +336,9 @@ async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
     (name) => new Queue(name, { connection: { url: REDIS_URL }, prefix, skipMetasUpdate: true }),
   );
   const enqueuedAt = new Map<string, number>();
-  const total = RATE * DURATION_S;
+  // The first seconds warm up the JIT and open the SMTP pool's connections; only the steady state counts.
+  const warmup = RATE * WARMUP_S;
+  const total = warmup + RATE * DURATION_S;
   const waiting: number[] = [];
   const sampler = setInterval(async () => {
     const counts = await Promise.all(queues.map((q) => q.getJobCountByTypes('wait', 'prioritized')));
@@ -341,7 +356,7 @@ async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
     const task = taskAt(i) as BenchTask;
     const key = `lat-${i}`;
     const messageId = messageIdFor(jobIdForKey(task, key), FROM_ADDRESS);
-    enqueuedAt.set(messageId, now());
+    if (i >= warmup) enqueuedAt.set(messageId, now());
     const startedAt = now();
     sends.push(
       client
@@ -364,7 +379,7 @@ async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
   await removePrefix(prefix);
   void QUEUE_OF;
   return {
-    offered: total,
+    offered: total - warmup,
     sent: latencies.length,
     p50Ms: at(0.5),
     p95Ms: at(0.95),
@@ -398,6 +413,15 @@ async function enqueueRates(): Promise<{ singlePerSecond: number; bulkPerSecond:
 // ── Main ──────────────────────────────────────────────────────────────────────────────────────────────────
 const sink = await startSink();
 const database = await openBenchDatabase();
+if (args['throughput-only']) {
+  await clearLedger(database);
+  console.log(
+    await throughput('service', sink, (prefix) => startService(prefix, sink.port, database, true)).finally(
+      () => database.close().then(() => sink.stop()),
+    ),
+  );
+  process.exit(0);
+}
 if (args['latency-only']) {
   console.log(await latency(sink, database).finally(() => database.close().then(() => sink.stop())));
   process.exit(0);
@@ -433,6 +457,7 @@ try {
       n: N,
       rate: RATE,
       durationS: DURATION_S,
+      warmupS: WARMUP_S,
       concurrencyPerQueue: CONCURRENCY,
       smtpPoolSize: POOL_SIZE,
     },
@@ -467,7 +492,7 @@ function table(r: {
   };
   latency: Latency;
   enqueue: { singlePerSecond: number; bulkPerSecond: number };
-  settings: { n: number; rate: number; durationS: number };
+  settings: { n: number; rate: number; durationS: number; warmupS: number };
 }): string {
   const f = (x: number, d = 0) => x.toFixed(d);
   const row = (label: string, t: Throughput | undefined, ratio: string) =>
@@ -493,7 +518,7 @@ function table(r: {
       th.celery ? f(th.celery.emailsPerSecond / th.bare.emailsPerSecond, 2) : '',
     ),
     '',
-    `Latency, enqueue → 250, ${r.settings.rate} emails/s for ${r.settings.durationS} s (ledger on)`,
+    `Latency, enqueue → 250, ${r.settings.rate} emails/s for ${r.settings.durationS} s after a ${r.settings.warmupS} s warm-up (ledger on)`,
     '',
     '| p50 ms | p95 ms | p99 ms | max ms | sent / offered | waiting: max, end | enqueue call p99 ms | producer late, max ms |',
     '|---|---|---|---|---|---|---|---|',

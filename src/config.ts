@@ -170,7 +170,8 @@ const envSchema = z.object({
   SMTP_USE_TLS: z.string().optional(),
   SMTP_TLS_REJECT_UNAUTHORIZED: bool(true),
   SMTP_POOL_SIZE: int(5, 1, 100),
-  SMTP_MAX_MESSAGES: int(100, 1, 100_000),
+  // A new connection costs a handshake (and often TLS and a greeting delay): recycle them rarely.
+  SMTP_MAX_MESSAGES: int(1000, 1, 100_000),
   FROM_ADDRESS: email,
   FROM_NAME: optionalText,
   REPLY_TO: email,

@@ -12,10 +12,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
-import juice from 'juice';
 import type { Config } from '../config.js';
 import { TemplateError } from '../errors.js';
 import { isLocale } from '../locale.js';
+import { inlineCss, type JuiceOptions } from './inline-css.js';
 import { createTemplateHelpers, HELPER_NAMES } from './template-helpers.js';
 
 export interface TemplateSettings {
@@ -54,6 +54,14 @@ interface CompiledEmail {
   text: Compiled;
 }
 
+/** One email's sources, composed and not yet inlined or compiled. */
+interface Draft {
+  name: string;
+  subject: Source;
+  html: Source;
+  text: Source;
+}
+
 interface Source {
   /** Relative to the templates folder: what an error message names. */
   file: string;
@@ -76,7 +84,7 @@ const HTML_OPTIONS: CompileOptions = { strict: true, knownHelpers, knownHelpersO
 // Subjects and text parts are not HTML: escaping would show "&amp;" to the reader.
 const PLAIN_OPTIONS: CompileOptions = { ...HTML_OPTIONS, noEscape: true };
 
-const JUICE_OPTIONS: juice.Options = {
+const JUICE_OPTIONS: JuiceOptions = {
   // Rules that cannot be inlined (media queries, dark mode) live in <style data-embed>, which juice leaves alone.
   preserveMediaQueries: true,
   removeStyleTags: true,
@@ -97,20 +105,41 @@ export function loadTemplates(settings: TemplateSettings): Templates {
       .map((entry) => [entry.slice(0, -'.hbs'.length), read(`partials/${entry}`)] as const),
   );
 
-  const emails = new Map<string, Map<string, CompiledEmail>>();
+  // Every task and locale is composed first, so that one worker thread inlines the CSS of them all.
+  const drafts: Array<{ task: string; locale: string; draft: Draft }> = [];
   for (const task of listEntries(settings.dir, '.').filter((entry) => isTaskFolder(settings.dir, entry))) {
     const locales = localeFolders(settings.dir, task);
-    const byLocale = new Map<string, CompiledEmail>();
-    byLocale.set(DEFAULT_LOCALE, compileEmail(task, []));
+    drafts.push({ task, locale: DEFAULT_LOCALE, draft: composeEmail(task, []) });
     for (const [key, folder] of locales) {
       const language = locales.get(languageOf(key));
-      byLocale.set(key, compileEmail(task, language && language !== folder ? [folder, language] : [folder]));
+      drafts.push({
+        task,
+        locale: key,
+        draft: composeEmail(task, language && language !== folder ? [folder, language] : [folder]),
+      });
     }
-    emails.set(task, byLocale);
   }
+  const inlined = inlineCss(
+    drafts.map(({ draft }) => draft.html.text),
+    JUICE_OPTIONS,
+  );
+  const emails = new Map<string, Map<string, CompiledEmail>>();
+  drafts.forEach(({ task, locale, draft }, i) => {
+    const result = inlined[i]!;
+    if ('error' in result)
+      throw new TemplateError(`${draft.html.file}: CSS inlining failed: ${result.error}`);
+    const byLocale = emails.get(task) ?? new Map<string, CompiledEmail>();
+    byLocale.set(locale, {
+      name: draft.name,
+      subject: compileNow(env, draft.subject, PLAIN_OPTIONS),
+      html: compileNow(env, { file: draft.html.file, text: result.html }, HTML_OPTIONS),
+      text: compileNow(env, draft.text, PLAIN_OPTIONS),
+    });
+    emails.set(task, byLocale);
+  });
 
   /** `overrides`: the locale folders to look in before the task's own files, most specific first. */
-  function compileEmail(task: string, overrides: string[]): CompiledEmail {
+  function composeEmail(task: string, overrides: string[]): Draft {
     const source = (part: Part): Source => {
       const folder = overrides.find((locale) => isFile(join(settings.dir, task, locale, `${part}.hbs`)));
       return read(folder ? `${task}/${folder}/${part}.hbs` : `${task}/${part}.hbs`);
@@ -121,20 +150,11 @@ export function loadTemplates(settings: TemplateSettings): Templates {
     if (!PREHEADER.test(html.text)) {
       throw new TemplateError(`${html.file}: sets no preheader ({{#*inline "preheader"}}…{{/inline}})`);
     }
-    const htmlDocument = compose(layouts.html, html, partials);
-    let inlined: string;
-    try {
-      inlined = juice(htmlDocument.text, JUICE_OPTIONS);
-    } catch (error) {
-      throw new TemplateError(`${htmlDocument.file}: CSS inlining failed: ${messageOf(error)}`, {
-        cause: error,
-      });
-    }
     return {
       name: overrides[0] ? `${task}/${overrides[0]}` : task,
-      subject: compileNow(env, subject, PLAIN_OPTIONS),
-      html: compileNow(env, { file: htmlDocument.file, text: inlined }, HTML_OPTIONS),
-      text: compileNow(env, compose(layouts.text, text, partials), PLAIN_OPTIONS),
+      subject,
+      html: compose(layouts.html, html, partials),
+      text: compose(layouts.text, text, partials),
     };
   }
 

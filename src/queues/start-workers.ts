@@ -12,7 +12,7 @@ import { migrate, pendingMigrations } from '../db/migrate.js';
 import { openDatabase, type Database } from '../db/open-database.js';
 import { isConnectionFailure } from '../db/pool.js';
 import { createUserDirectory } from '../db/users.js';
-import { startOutbox, type Outbox } from '../mail/outbox.js';
+import type { Outbox } from '../mail/outbox.js';
 import { loadTemplates, type Templates } from '../mail/templates.js';
 import { createMailer, type Mailer } from '../mail/transport.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
@@ -270,6 +270,8 @@ async function prepareMailer(config: Config, logger: Logger): Promise<{ mailer: 
   let host = config.smtp.host;
   let port = config.smtp.port;
   if (!host) {
+    // Loaded only here: a worker with a real SMTP server never carries the capture server's code.
+    const { startOutbox } = await import('../mail/outbox.js');
     outbox = await startOutbox(config.smtp.outboxDir);
     ({ host, port } = outbox);
     logger.info({ outbox: outbox.dir, port }, 'no SMTP_HOST: capturing mail as .eml files');

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import juice from 'juice';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { TemplateError } from '../../src/errors.js';
+import { inlineCss } from '../../src/mail/inline-css.js';
+import type * as InlineCssModule from '../../src/mail/inline-css.js';
 import { loadTemplates } from '../../src/mail/templates.js';
 import type { Templates } from '../../src/mail/templates.js';
 import type { TaskDefinition } from '../../src/tasks/define-task.js';
@@ -15,9 +16,9 @@ import type { SampleRendering } from '../../src/tasks/render-sample.js';
 import { TASK_NAMES, tasks } from '../../src/tasks/registry.js';
 
 // A pass-through spy, so a test can tell whether rendering inlines CSS again.
-vi.mock('juice', async (importOriginal) => {
-  const actual = await importOriginal<{ default: typeof juice }>();
-  return { default: vi.fn(actual.default) };
+vi.mock('../../src/mail/inline-css.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof InlineCssModule>();
+  return { ...actual, inlineCss: vi.fn(actual.inlineCss) };
 });
 
 const TEMPLATES_DIR = fileURLToPath(new URL('../../templates', import.meta.url));
@@ -300,7 +301,7 @@ describe('templates', () => {
       vi.spyOn(env, 'compile'),
       vi.spyOn(env, 'precompile'),
       vi.spyOn(env, 'parse'),
-      vi.mocked(juice),
+      vi.mocked(inlineCss),
     ];
     for (const spy of compiling) spy.mockClear();
 
