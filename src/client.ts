@@ -58,6 +58,8 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
   const timeoutMs = options.timeoutMs ?? 1_000;
   let lastError: Error | undefined;
   const redis: Redis = createRedis(redisUrl, 'producer', (error) => (lastError = error));
+  // An error from an earlier outage must not be blamed for a later failure.
+  redis.on('ready', () => (lastError = undefined));
   const queues = new Map<QueueName, Queue>();
 
   const queueFor = (name: QueueName) => {

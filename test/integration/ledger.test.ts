@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import { createEmailClient, type EmailClient } from '../../src/client.js';
 import { createLedger } from '../../src/db/deliveries.js';
+import { spawnCli } from '../helpers/cli.js';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
@@ -272,5 +273,44 @@ describe('a delivery stuck in sending', () => {
     ).toMatchObject({
       status: 'unknown',
     });
+  });
+});
+
+describe('start-workers deliveries', () => {
+  const cliEnv = () => ({
+    DATABASE_URL: TEST_DATABASE_URL,
+    LEDGER_SCHEMA: db.schema,
+    REDIS_URL: TEST_REDIS_URL,
+  });
+
+  it('lists rows by status and task as a table', async () => {
+    const list = spawnCli(
+      ['deliveries', '--status', 'sent', '--task', 'send_welcome_email', '--since', '1h'],
+      cliEnv(),
+    );
+    expect(await list.exited, list.stderr()).toBe(0);
+    const lines = list.stdout().trim().split('\n');
+    expect(lines[0]).toMatch(/^created\s+status\s+task\s+recipient\s+attempts\s+job\s+detail$/);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const line of lines.slice(1)) expect(line).toMatch(/ sent {2,}send_welcome_email /);
+  });
+
+  it('refuses an unknown status, naming the ones it knows', async () => {
+    const list = spawnCli(['deliveries', '--status', 'lost'], cliEnv());
+    expect(await list.exited).toBe(1);
+    expect(list.stderr()).toMatch(/--status: expected one of sending, sent, failed/);
+  });
+
+  it('purges rows older than --older-than and keeps the rest', async () => {
+    await db.pool.query(
+      `INSERT INTO ${db.schema}.email_deliveries (idempotency_key, job_id, queue, task, status, created_at)
+       VALUES ('old-row', 'j', 'q', 'send_welcome_email', 'sent', now() - interval '100 days')`,
+    );
+    const before = (await rows('true', [])).length;
+    const purge = spawnCli(['deliveries', 'purge', '--older-than', '90d'], cliEnv());
+    expect(await purge.exited, purge.stderr()).toBe(0);
+    expect(purge.stdout()).toMatch(/deleted 1 ledger rows older than 90 days/);
+    expect(await rows('idempotency_key = $1', ['old-row'])).toEqual([]);
+    expect((await rows('true', [])).length).toBe(before - 1);
   });
 });
