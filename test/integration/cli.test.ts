@@ -2,6 +2,9 @@
  * The `start-workers` command line: `--help` documents flags, variables and examples; bad usage exits 1 with a
  * hint; `--queues` limits the process to the queues named.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, type RunningCli } from '../helpers/cli.js';
@@ -39,6 +42,26 @@ describe('start-workers --help', () => {
 
   it('shows examples', () => {
     expect(help.stdout()).toMatch(/^Examples:\n {2}start-workers /m);
+  });
+});
+
+describe('.env', () => {
+  it('is read from the working directory, one line per bad variable, and the environment wins', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dotenv-'));
+    try {
+      writeFileSync(join(dir, '.env'), 'WORKER_CONCURRENCY=lots\nSMTP_PORT=99999\n');
+      const fromFile = spawnCli([], {}, dir);
+      expect(await fromFile.exited).toBe(1);
+      expect(fromFile.stderr()).toMatch(/^ {2}WORKER_CONCURRENCY: /m);
+      expect(fromFile.stderr()).toMatch(/^ {2}SMTP_PORT: /m);
+
+      const overridden = spawnCli([], { WORKER_CONCURRENCY: '5' }, dir);
+      expect(await overridden.exited).toBe(1);
+      expect(overridden.stderr()).not.toMatch(/WORKER_CONCURRENCY/);
+      expect(overridden.stderr()).toMatch(/^ {2}SMTP_PORT: /m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -13,6 +13,8 @@ import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
+import { createLogger } from '../../src/logger.js';
+import { startWorkers } from '../../src/queues/start-workers.js';
 import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
 
 let smtp: SmtpSink;
@@ -312,5 +314,53 @@ describe('start-workers deliveries', () => {
     expect(purge.stdout()).toMatch(/deleted 1 ledger rows older than 90 days/);
     expect(await rows('idempotency_key = $1', ['old-row'])).toEqual([]);
     expect((await rows('true', [])).length).toBe(before - 1);
+  });
+});
+
+describe('two workers racing on one key', () => {
+  it('send one message; the loser waits out the lease and completes as a duplicate', async () => {
+    const a = await startTestWorkers(
+      'race',
+      {
+        SMTP_HOST: '127.0.0.1',
+        SMTP_PORT: String(smtp.port),
+        DATABASE_URL: TEST_DATABASE_URL,
+        USERS_TABLE: db.usersTable,
+        LEDGER_SCHEMA: db.schema,
+        // A short lease (JOB_TIMEOUT_MS + 5 s), so that the losing job's retry comes within the test.
+        JOB_TIMEOUT_MS: '1000',
+      },
+      { queues: ['auth_emails'] },
+    );
+    // A second, separate set of workers on the same queues' prefix, as another process would be.
+    const b = await startWorkers(a.config, createLogger({ level: 'silent' }), { queues: ['system'] });
+    smtp.delayMs = 300;
+    try {
+      // One custom job id is one key; a known task on another queue still runs, so each set of workers takes
+      // one of the two jobs at the same moment.
+      const jobs = await Promise.all([
+        a
+          .queue('auth_emails')
+          .add('send_welcome_email', { email: 'raced@example.com' }, { jobId: 'race-e2e' }),
+        a.queue('system').add('send_welcome_email', { email: 'raced@example.com' }, { jobId: 'race-e2e' }),
+      ]);
+      const results = await Promise.all([
+        jobs[0].waitUntilFinished(await a.events('auth_emails'), 20_000),
+        jobs[1].waitUntilFinished(await a.events('system'), 20_000),
+      ]);
+      expect(sentTo('raced@example.com')).toBe(1);
+      expect(results.filter((r) => r.duplicate === true)).toHaveLength(1);
+      expect(results[0].message_id).toBe(results[1].message_id);
+      // They did race: the loser met the winner's claim and came back after its lease.
+      const attempts = await Promise.all([
+        a.queue('auth_emails').getJob('race-e2e'),
+        a.queue('system').getJob('race-e2e'),
+      ]).then((found) => found.map((job) => job!.attemptsStarted).sort());
+      expect(attempts).toEqual([1, 2]);
+    } finally {
+      smtp.delayMs = 0;
+      await b.close();
+      await a.stop();
+    }
   });
 });
