@@ -53,6 +53,8 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const FROM_ADDRESS = 'bench@events.example.com';
 const CONCURRENCY = 10;
 const POOL_SIZE = 5;
+// The same pool settings for every Node pipeline: what differs is the work per email, not the connections.
+const MAX_MESSAGES = 1000;
 const now = () => performance.timeOrigin + performance.now();
 
 // ── The SMTP sink ──────────────────────────────────────────────────────────────────────────────────────────
@@ -154,6 +156,7 @@ function serviceEnv(prefix: string, sinkPort: number, database: BenchDatabase, l
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: String(sinkPort),
     SMTP_POOL_SIZE: String(POOL_SIZE),
+    SMTP_MAX_MESSAGES: String(MAX_MESSAGES),
     WORKER_CONCURRENCY: String(CONCURRENCY),
     FROM_ADDRESS,
     DATABASE_URL: database.url,
@@ -209,6 +212,7 @@ const startBare = async (prefix: string, sinkPort: number) => {
     QUEUE_PREFIX: prefix,
     SMTP_PORT: String(sinkPort),
     SMTP_POOL_SIZE: String(POOL_SIZE),
+    SMTP_MAX_MESSAGES: String(MAX_MESSAGES),
     WORKER_CONCURRENCY: String(CONCURRENCY),
   });
 };
@@ -460,6 +464,7 @@ try {
       warmupS: WARMUP_S,
       concurrencyPerQueue: CONCURRENCY,
       smtpPoolSize: POOL_SIZE,
+      smtpMaxMessages: MAX_MESSAGES,
     },
     throughput: {
       bare,

@@ -38,7 +38,10 @@ export interface EmailClientOptions {
   redisUrl?: string;
   /** Redis key prefix of the queues, QUEUE_PREFIX (`bull`). */
   prefix?: string;
-  /** How long an enqueue may wait for Redis before it rejects with QueueUnavailableError (1000 ms). */
+  /**
+   * How long an enqueue may wait for a connection to Redis before it rejects with QueueUnavailableError, having
+   * sent nothing (1000 ms). A write already sent is bounded by the connection's command timeout (2 s).
+   */
   timeoutMs?: number;
 }
 
@@ -76,12 +79,25 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
   const withRedis = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       await waitUntilReady(redis, timeoutMs);
-      return await within(work(), timeoutMs);
     } catch (error) {
       const cause = lastError ?? (error as Error);
-      throw new QueueUnavailableError(`could not enqueue: Redis unavailable (${cause.message})`, {
-        cause: error,
-      });
+      throw new QueueUnavailableError(
+        `could not enqueue: Redis unavailable (${cause.message}); nothing was enqueued`,
+        {
+          cause: error,
+        },
+      );
+    }
+    // From here the write is on its way: no timer of ours may report "nothing enqueued" while Redis takes it.
+    // The connection's own command timeout bounds it, and then the outcome is unknown.
+    try {
+      return await work();
+    } catch (error) {
+      throw new QueueUnavailableError(
+        `Redis did not confirm the enqueue (${(error as Error).message}): the job may have been enqueued; ` +
+          'enqueue again with the same idempotencyKey to be safe',
+        { cause: error },
+      );
     }
   };
 
@@ -146,17 +162,14 @@ export function jobIdForKey(task: string, key: string): string {
       { field: 'idempotencyKey', message: 'expected 1 to 256 characters' },
     ]);
   }
-  return `${task}~${encodeURIComponent(key)}`;
-}
-
-function within<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  try {
+    return `${task}~${encodeURIComponent(key)}`;
+  } catch {
+    // A lone UTF-16 surrogate cannot be encoded.
+    throw new InvalidPayloadError(task, [
+      { field: 'idempotencyKey', message: 'expected valid unicode text' },
+    ]);
+  }
 }
 
 let defaultClient: EmailClient | undefined;

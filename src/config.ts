@@ -281,7 +281,8 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   const databaseUrl = e.DATABASE_URL ?? databaseUrlFromParts(e);
   const fromAddress = e.FROM_ADDRESS ?? 'no-reply@localhost.localdomain';
   const fromName = e.FROM_NAME ?? 'Event Platform';
-  // nodemailer's own timeouts stay below the job's, so a hung server fails the attempt, not the lock.
+  // Each of nodemailer's timeouts stays below the job's, so a hung server fails a step, not the lock; an attempt
+  // that still runs past the job's limit leaves its ledger row 'sending' (see process-job.ts).
   const socketTimeoutMs = Math.floor(e.JOB_TIMEOUT_MS / 2);
   const connectionTimeoutMs = Math.min(10_000, Math.floor(e.JOB_TIMEOUT_MS / 4));
 

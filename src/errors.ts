@@ -89,6 +89,17 @@ export class SmtpRejectedError extends PermanentError {
 /** The SMTP server could not be reached or answered 4xx. */
 export class SmtpUnavailableError extends TransientError {
   override readonly code = 'SMTP_UNAVAILABLE';
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** The connection broke or went quiet mid-conversation: the server may have accepted the message. */
+      mayHaveBeenSent?: boolean;
+    },
+  ) {
+    super(message, options);
+    this.mayHaveBeenSent = options?.mayHaveBeenSent ?? false;
+  }
+  readonly mayHaveBeenSent: boolean;
 }
 
 export class DatabaseUnavailableError extends TransientError {
@@ -151,9 +162,9 @@ export class ConfigError extends EmailWorkersError {
   }
 }
 
-/** A template that does not compile or does not render its task's sample. */
-export class TemplateError extends EmailWorkersError {
-  readonly code = 'TEMPLATE_INVALID';
+/** A template that does not compile or render: at start-up it stops the process; in a job, retrying cannot help. */
+export class TemplateError extends PermanentError {
+  override readonly code = 'TEMPLATE_INVALID';
 }
 
 /** A start-up precondition that does not hold (Redis evicts keys, SMTP refuses, …). */

@@ -13,6 +13,9 @@ import { toDatabaseError } from './pool.js';
 
 export { DELIVERY_STATUSES, type DeliveryStatus } from './delivery-statuses.js';
 
+export type ExpiryRecord =
+  { status: 'expired' } | { status: 'sent'; messageId: string | undefined; response: string | undefined };
+
 export interface DeliveryJob {
   key: string;
   jobId: string;
@@ -58,7 +61,8 @@ export interface Ledger {
   markSent(key: string, sent: { subject: string; messageId: string; response: string }): Promise<void>;
   /** Records the failure of an attempt that held the claim; the next attempt may claim again. */
   markFailed(key: string, error: string): Promise<void>;
-  markExpired(job: DeliveryJob, recipient: string | undefined, error: string): Promise<void>;
+  /** Records an expiry; when the row says the email was sent after all, returns that instead. */
+  markExpired(job: DeliveryJob, recipient: string | undefined, error: string): Promise<ExpiryRecord>;
   list(filter: DeliveryFilter): Promise<DeliveryRow[]>;
   purge(olderThanDays: number): Promise<number>;
 }
@@ -66,7 +70,21 @@ export interface Ledger {
 /** Statuses an attempt may claim again: nothing went out for them. */
 const RECLAIMABLE = `('failed', 'expired', 'rate_limited')`;
 
-const SENT_RECORD_DELAYS_MS = [50, 200, 500, 1_000, 2_000];
+const RECORD_RETRY_DELAYS_MS = [50, 200, 500, 1_000, 2_000];
+
+/** A state change after the SMTP conversation is retried here, a few times over about 4 s, never by BullMQ. */
+async function withRetries(write: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      const delay = RECORD_RETRY_DELAYS_MS[attempt];
+      if (delay === undefined) throw toDatabaseError(error);
+      await sleep(delay);
+    }
+  }
+}
 
 export function createLedger(pool: pg.Pool, schema: string): Ledger {
   const table = `"${schema.replace(/"/g, '""')}".email_deliveries`;
@@ -159,6 +177,8 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
       }
       if (row.status === 'sending' && !row.stale)
         throw new DeliveryInProgressError(job.key, row.lease_left_ms);
+      // The lease ran out between the two statements: a task that resends claims it on the next try.
+      if (row.status === 'sending' && job.uncertain === 'resend') return this.claim(job, recipient);
       if (row.status === 'sending' || row.status === 'unknown') {
         await query(
           `UPDATE ${table} SET status = 'unknown', updated_at = now(), lease_until = NULL,
@@ -172,28 +192,22 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
     },
 
     async markSent(key, sent) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await markSentMany({ key, ...sent });
-          return;
-        } catch (error) {
-          const delay = SENT_RECORD_DELAYS_MS[attempt];
-          if (delay === undefined) throw toDatabaseError(error);
-          await sleep(delay);
-        }
-      }
+      await withRetries(() => markSentMany({ key, ...sent }));
     },
 
     async markFailed(key, error) {
-      await query(
-        `UPDATE ${table} SET status = 'failed', last_error = $2, updated_at = now(), lease_until = NULL
-          WHERE idempotency_key = $1 AND status = 'sending'`,
-        [key, error.slice(0, 2000)],
+      // Retried like the sent record: a row left in 'sending' would make the next attempt wait out the lease.
+      await withRetries(() =>
+        pool.query(
+          `UPDATE ${table} SET status = 'failed', last_error = $2, updated_at = now(), lease_until = NULL
+            WHERE idempotency_key = $1 AND status = 'sending'`,
+          [key, error.slice(0, 2000)],
+        ),
       );
     },
 
     async markExpired(job, recipient, error) {
-      await query(
+      const { rowCount } = await query(
         `INSERT INTO ${table} AS d
            (idempotency_key, job_id, queue, task, recipient, status, attempts, correlation_id, last_error)
          VALUES ($1, $2, $3, $4, $5, 'expired', 0, $6, $7)
@@ -203,6 +217,16 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
          WHERE d.status IN ${RECLAIMABLE}`,
         [job.key, job.jobId, job.queue, job.task, recipient ?? null, job.correlationId ?? null, error],
       );
+      if (rowCount) return { status: 'expired' };
+      const { rows } = await query<{
+        status: DeliveryStatus;
+        message_id: string | null;
+        smtp_response: string | null;
+      }>(`SELECT status, message_id, smtp_response FROM ${table} WHERE idempotency_key = $1`, [job.key]);
+      const row = rows[0];
+      return row?.status === 'sent'
+        ? { status: 'sent', messageId: row.message_id ?? undefined, response: row.smtp_response ?? undefined }
+        : { status: 'expired' };
     },
 
     async list(filter) {
@@ -229,8 +253,8 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
 
     async purge(olderThanDays) {
       const { rowCount } = await query(
-        `DELETE FROM ${table} WHERE created_at < now() - make_interval(days => $1)`,
-        [olderThanDays],
+        `DELETE FROM ${table} WHERE created_at < now() - make_interval(secs => $1)`,
+        [olderThanDays * 86_400],
       );
       return rowCount ?? 0;
     },

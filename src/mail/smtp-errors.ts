@@ -39,6 +39,23 @@ export function classifySmtpError(error: unknown): SmtpFailureKind {
   return 'transient';
 }
 
+/**
+ * True when the failure leaves open whether the server accepted the message: the socket went quiet or broke
+ * after the connection was up (nodemailer reports every such failure against `CONN`, whatever the phase, so
+ * this cannot tell "during EHLO" from "after the final dot"). A refused or timed-out connect, a DNS or TLS
+ * failure, and any reply with a code are certain: nothing was accepted.
+ */
+export function mayHaveBeenSent(error: unknown): boolean {
+  const failure = (error ?? {}) as SmtpFailure;
+  if (typeof failure.responseCode === 'number') return false;
+  const message = failure.message ?? '';
+  if (failure.code === 'ETIMEDOUT')
+    return !/connection timeout|greeting never received|TLS handshake/i.test(message);
+  if (failure.code === 'ECONNECTION') return /closed unexpectedly/i.test(message);
+  if (failure.code === 'ESOCKET') return !/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND/.test(message);
+  return false;
+}
+
 /** Wraps a nodemailer failure in the service's error classes, keeping the server's reply in the message. */
 export function toSmtpError(error: unknown): SmtpRejectedError | SmtpUnavailableError {
   const failure = (error ?? {}) as SmtpFailure;
@@ -47,5 +64,5 @@ export function toSmtpError(error: unknown): SmtpRejectedError | SmtpUnavailable
   const message = `SMTP ${failure.responseCode ?? failure.code ?? 'error'}${where}: ${detail}`;
   return classifySmtpError(error) === 'permanent'
     ? new SmtpRejectedError(message, { cause: error })
-    : new SmtpUnavailableError(message, { cause: error });
+    : new SmtpUnavailableError(message, { cause: error, mayHaveBeenSent: mayHaveBeenSent(error) });
 }

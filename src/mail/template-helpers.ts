@@ -11,9 +11,9 @@ export const HELPER_NAMES = ['money', 'date', 'datetime', 'plural'] as const;
 type HelperName = (typeof HELPER_NAMES)[number];
 
 export function createTemplateHelpers(defaults: Config['defaults']): Record<HelperName, HelperDelegate> {
-  const numberFormats = new Map<string, Intl.NumberFormat>();
-  const dateFormats = new Map<string, Intl.DateTimeFormat>();
-  const pluralRules = new Map<string, Intl.PluralRules>();
+  const numberFormats = new BoundedMap<Intl.NumberFormat>();
+  const dateFormats = new BoundedMap<Intl.DateTimeFormat>();
+  const pluralRules = new BoundedMap<Intl.PluralRules>();
 
   const localeOf = (options: HelperOptions): string => stringField(options, 'locale') ?? defaults.locale;
   const timeZoneOf = (options: HelperOptions): string =>
@@ -113,4 +113,16 @@ function parseDate(value: unknown): { date: Date; dateOnly: boolean } | undefine
   if (!dateOnly && !match) return undefined;
   const date = new Date(dateOnly ? `${text}T00:00:00Z` : `${text.replace(' ', 'T')}${match?.[1] ? '' : 'Z'}`);
   return Number.isNaN(date.getTime()) ? undefined : { date, dateOnly };
+}
+
+/**
+ * A formatter cache keyed by what producers send (locale, zone, currency): valid tags are endless, so the cache
+ * starts over past a size no real mix of them reaches.
+ */
+class BoundedMap<V> extends Map<string, V> {
+  static readonly LIMIT = 500;
+  override set(key: string, value: V): this {
+    if (this.size >= BoundedMap.LIMIT) this.clear();
+    return super.set(key, value);
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * One pooled nodemailer transport per process. Retries belong to the job (which knows whether the email was
- * already accepted), so the pool never re-sends by itself and its timeouts stay below the job's.
+ * already accepted), so the pool never re-sends by itself and each of its timeouts stays below the job's.
  */
 import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
@@ -55,7 +55,6 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
           html: email.html,
           text: email.text,
           messageId: email.messageId,
-          headers: email.headers,
           // Our emails are mostly ASCII markup: quoted-printable is what nodemailer would pick, and naming it
           // skips a character-by-character scan of every part (the largest cost per message in a profile).
           textEncoding: 'quoted-printable',

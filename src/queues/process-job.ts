@@ -11,11 +11,12 @@ import {
   JobTimeoutError,
   PermanentError,
   RetriesExhaustedError,
+  SmtpUnavailableError,
   UnknownTaskError,
 } from '../errors.js';
 import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
 import { messageIdFor } from '../mail/transport.js';
-import type { DeliveryJob, Ledger } from '../db/deliveries.js';
+import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/deliveries.js';
 import type { DeliveryRecord, TaskContext, TaskDefinition } from '../tasks/define-task.js';
 import { parsePayload } from '../tasks/parse-payload.js';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
@@ -39,13 +40,10 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
     const started = performance.now();
     const attempt = Math.max(1, job.attemptsStarted);
     const data = (job.data ?? {}) as Record<string, unknown>;
-    const log = logger.child({
-      jobId: job.id,
-      task: job.name,
-      queue: job.queueName,
-      attempt,
-      correlationId: typeof data.correlation_id === 'string' ? data.correlation_id : undefined,
-    });
+    // Read before validation, so bounded here: a producer's oversized id must not land in every log line.
+    const correlationId =
+      typeof data.correlation_id === 'string' ? data.correlation_id.slice(0, 200) : undefined;
+    const log = logger.child({ jobId: job.id, task: job.name, queue: job.queueName, attempt, correlationId });
     const outcome = (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>) =>
       log[level]({ durationMs: Math.round(performance.now() - started), to: recipientHint(data), ...fields });
 
@@ -63,14 +61,30 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
           jobId: String(job.id),
           queue: job.queueName,
           task: task.name,
-          correlationId: typeof data.correlation_id === 'string' ? data.correlation_id : undefined,
+          correlationId,
           leaseMs: config.worker.jobTimeoutMs + LEASE_MARGIN_MS,
           uncertain: config.ledger.uncertainDelivery[task.name] ?? task.uncertainDelivery ?? 'resend',
         },
         log,
       );
       const enqueuedAt = new Date(job.timestamp);
-      checkExpiry(task, payload, enqueuedAt, services.now());
+      const expiredAt = expiry(task, payload, enqueuedAt, services.now());
+      if (expiredAt) {
+        // A run after a crash may find the email sent before the deadline: that is a duplicate, not an expiry.
+        const earlier = await delivery.expired(typeof data.email === 'string' ? data.email : undefined);
+        if (earlier.status === 'sent') {
+          outcome('info', { outcome: 'skipped', messageId: earlier.messageId });
+          return {
+            success: true,
+            duplicate: true,
+            email: data.email,
+            message_id: earlier.messageId,
+            smtp_response: earlier.response,
+            timestamp: services.now().toISOString(),
+          };
+        }
+        throw new ExpiredError(expiredAt);
+      }
       // The same on every attempt and for every copy of this email, so the copies can be recognised.
       const messageId = messageIdFor(key, config.mail.fromAddress);
       const ctx: TaskContext = {
@@ -79,7 +93,13 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
         delivery: delivery.record,
         send: (email) => services.send({ ...email, messageId }),
       };
-      const result = await withTimeout(task.handle(payload, ctx), config.worker.jobTimeoutMs);
+      // Once the server has said 250, the attempt runs to its end: abandoning it would turn a late ledger write
+      // into a retry, and a second email.
+      const result = await withTimeout(
+        task.handle(payload, ctx),
+        config.worker.jobTimeoutMs,
+        () => !delivery!.accepted,
+      );
       const skipped = (result as { duplicate?: boolean } | undefined)?.duplicate === true;
       outcome('info', {
         outcome: task.queue === 'system' ? 'completed' : skipped ? 'skipped' : 'sent',
@@ -88,17 +108,20 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
       return result;
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
-      await delivery?.failed(failure, typeof data.email === 'string' ? data.email : undefined);
+      await delivery?.failed(failure);
       const retry = resolveRetry(config.retry, task?.retry);
-      if (failure instanceof PermanentError || attempt >= retry.attempts) {
+      // Waiting for another attempt's lease is not a failure of this one: it resolves when that attempt ends.
+      const exhausted = attempt >= retry.attempts && !(failure instanceof DeliveryInProgressError);
+      if (failure instanceof PermanentError || exhausted) {
         const final =
           failure instanceof PermanentError ? failure : new RetriesExhaustedError(attempt, failure);
         outcome('error', {
           outcome: final instanceof ExpiredError ? 'expired' : 'failed',
           err: errorFields(final),
         });
-        await job.log(`attempt ${attempt}: ${final.message}`).catch(() => undefined);
-        const unrecoverable = new UnrecoverableError(final.message);
+        // Failed reasons and job logs are shown by monitors: addresses in them are masked like in the logs.
+        await job.log(`attempt ${attempt}: ${maskEmailsIn(final.message)}`).catch(() => undefined);
+        const unrecoverable = new UnrecoverableError(maskEmailsIn(final.message));
         unrecoverable.stack = final.stack;
         throw unrecoverable;
       }
@@ -108,7 +131,7 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
       );
       outcome('warn', { outcome: 'retry', retryInMs: delayMs, err: errorFields(failure) });
       // The job's log is its error history: BullMQ records a stack trace only for the final failure here.
-      await job.log(`attempt ${attempt}: ${failure.message} (retry in ${delayMs} ms)`);
+      await job.log(`attempt ${attempt}: ${maskEmailsIn(failure.message)} (retry in ${delayMs} ms)`);
       await job.moveToDelayed(Date.now() + delayMs, token);
       throw new DelayedError();
     }
@@ -120,69 +143,90 @@ const LEASE_MARGIN_MS = 5_000;
 
 interface JobDelivery {
   record: DeliveryRecord;
-  /** Records how this attempt ended, if it got as far as the ledger; never throws. */
-  failed(error: Error, recipient: string | undefined): Promise<void>;
+  /** True once the SMTP server accepted the message in this attempt. */
+  readonly accepted: boolean;
+  /** Records an expiry, unless the ledger shows the email already sent. */
+  expired(recipient: string | undefined): Promise<ExpiryRecord>;
+  /** Records how this attempt ended, if it held the claim; never throws. */
+  failed(error: Error): Promise<void>;
 }
 
 function jobDelivery(ledger: Ledger | undefined, job: DeliveryJob, log: Logger): JobDelivery {
-  if (!ledger) {
-    return {
-      record: { key: job.key, claim: async () => ({ status: 'claimed' }), sent: async () => undefined },
-      failed: async () => undefined,
-    };
-  }
   let holding = false;
-  return {
-    record: {
-      key: job.key,
-      async claim(recipient) {
-        const claim = await ledger.claim(job, recipient);
-        holding = claim.status === 'claimed';
-        return claim;
-      },
-      async sent(sent) {
-        holding = false;
-        try {
-          await ledger.markSent(job.key, sent);
-        } catch (error) {
-          // The email is out; failing the job now would send it again. The row stays 'sending' and a later
-          // attempt with this key meets the uncertain-delivery policy.
-          log.error(
-            { err: maskEmailsIn((error as Error).message) },
-            'sent, but the ledger could not record it',
-          );
-        }
-      },
+  let accepted = false;
+  const record: DeliveryRecord = {
+    key: job.key,
+    async claim(recipient) {
+      if (!ledger) return { status: 'claimed' };
+      const claim = await ledger.claim(job, recipient);
+      holding = claim.status === 'claimed';
+      return claim;
     },
-    async failed(error, recipient) {
+    async sent(sent) {
+      accepted = true;
+      holding = false;
       try {
-        if (error instanceof ExpiredError) await ledger.markExpired(job, recipient, error.message);
-        else if (holding) await ledger.markFailed(job.key, maskEmailsIn(error.message));
+        await ledger?.markSent(job.key, sent);
+      } catch (error) {
+        // The email is out; failing the job now would send it again. The row stays 'sending' and a later
+        // attempt with this key meets the uncertain-delivery policy.
+        log.error(
+          { err: maskEmailsIn((error as Error).message) },
+          'sent, but the ledger could not record it',
+        );
+      }
+    },
+  };
+  return {
+    record,
+    get accepted() {
+      return accepted;
+    },
+    async expired(recipient) {
+      return ledger ? ledger.markExpired(job, recipient, 'expired') : { status: 'expired' };
+    },
+    async failed(error) {
+      if (!ledger || !holding) return;
+      holding = false;
+      if (
+        error instanceof JobTimeoutError ||
+        (error instanceof SmtpUnavailableError && error.mayHaveBeenSent)
+      ) {
+        // The server may have the message: the row stays 'sending' until its lease ends, and the next attempt
+        // follows the task's uncertain-delivery policy instead of sending again at once.
+        log.warn(
+          { key: job.key },
+          'delivery uncertain: the attempt ended without a reply from the SMTP server',
+        );
+        return;
+      }
+      try {
+        await ledger.markFailed(job.key, maskEmailsIn(error.message));
       } catch (recordError) {
         log.warn(
           { err: maskEmailsIn((recordError as Error).message) },
           'could not record the failure in the ledger',
         );
-      } finally {
-        holding = false;
       }
     },
   };
 }
 
-function checkExpiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: Date): void {
+/** The passed deadline, if the job is past its task's expiry or its payload's `expires_at`. */
+function expiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: Date): Date | undefined {
   const deadlines = [task.expiresAt?.(payload as never, enqueuedAt)];
   const expiresAt = (payload as { expires_at?: string }).expires_at;
   if (expiresAt) deadlines.push(new Date(expiresAt));
-  for (const deadline of deadlines) {
-    if (deadline && deadline.getTime() <= now.getTime()) throw new ExpiredError(deadline);
-  }
+  return deadlines.find((deadline) => deadline && deadline.getTime() <= now.getTime());
 }
 
-function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+/** Fails the attempt after `timeoutMs`, unless `abandonable()` says it must run to its end. */
+function withTimeout<T>(work: Promise<T>, timeoutMs: number, abandonable: () => boolean): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new JobTimeoutError(timeoutMs)), timeoutMs);
+    timer = setTimeout(() => {
+      if (abandonable()) reject(new JobTimeoutError(timeoutMs));
+    }, timeoutMs);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

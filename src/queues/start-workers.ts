@@ -16,7 +16,7 @@ import type { Outbox } from '../mail/outbox.js';
 import { loadTemplates, type Templates } from '../mail/templates.js';
 import { createMailer, type Mailer } from '../mail/transport.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
-import { tasks } from '../tasks/registry.js';
+import { TASK_NAMES, tasks } from '../tasks/registry.js';
 import { renderSample } from '../tasks/render-sample.js';
 import { createRedis } from './connection.js';
 import { checkHealth } from './health.js';
@@ -53,6 +53,14 @@ export async function startWorkers(
   };
 
   try {
+    const unknownTasks = Object.keys(config.ledger.uncertainDelivery).filter(
+      (name) => !Object.hasOwn(tasks, name),
+    );
+    if (unknownTasks.length) {
+      throw new StartupError(
+        `UNCERTAIN_DELIVERY: unknown task ${unknownTasks.join(', ')}; known: ${TASK_NAMES.join(', ')}`,
+      );
+    }
     const templates = await prepareTemplates(config);
     logger.info({ templates: templates.names.length }, 'templates compiled');
 
@@ -113,6 +121,7 @@ export async function startWorkers(
       async (slot) => {
         const stuck = slot.worker;
         slot.worker = workerFor(slot.queue.name as QueueName, slot);
+        // Nothing is in flight on it (the watchdog checks), so forcing only cuts its dead connections.
         await stuck.close(true).catch(() => undefined);
       },
       redis,
@@ -152,6 +161,9 @@ export async function startWorkers(
             config.worker.shutdownTimeoutMs,
             logger,
           );
+          // After a forced close, handlers may still be between the SMTP server's 250 and the ledger's record:
+          // keep the pools open for them a little longer, so that what was sent gets recorded.
+          await settle(slots, HANDLER_GRACE_MS);
           await closeAll();
         })()),
     };
@@ -209,6 +221,15 @@ function createWorker(
     );
   });
   return worker;
+}
+
+const HANDLER_GRACE_MS = 5_000;
+
+async function settle(slots: WorkerSlot[], graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (slots.some((slot) => slot.inFlight > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 async function drain(workers: Worker[], timeoutMs: number, logger: Logger): Promise<void> {

@@ -26,22 +26,29 @@ export function watchWorkers(
 ): () => void {
   const stuckChecks = new Map<WorkerSlot, number>();
   let checking = false;
+  let stopped = false;
 
   const check = async () => {
-    if (checking || redis.status !== 'ready') return;
+    if (checking || stopped || redis.status !== 'ready') return;
     checking = true;
     try {
       for (const slot of slots) {
         const { worker } = slot;
-        if (worker.isPaused()) continue;
+        // A paused worker or queue (queue.pause() only flags the queue) is meant to take no jobs.
+        if (worker.isPaused() || (await slot.queue.isPaused())) {
+          stuckChecks.set(slot, 0);
+          logger.debug({ queue: slot.queue.name }, 'watchdog: paused, left alone');
+          continue;
+        }
         const waiting = await slot.queue.getJobCountByTypes('wait', 'prioritized');
         const stuck =
           !worker.isRunning() || (waiting > 0 && slot.started === 0 && slot.inFlight < worker.concurrency);
         slot.started = 0;
-        // Two checks in a row, so a worker that is merely between jobs is left alone.
+        // Two checks in a row, so a worker that is merely between jobs is left alone; and never with jobs in
+        // flight, which a forced close would hand to another attempt while they may still be sending.
         const count = stuck ? (stuckChecks.get(slot) ?? 0) + 1 : 0;
         stuckChecks.set(slot, count);
-        if (count >= 2) {
+        if (count >= 2 && slot.inFlight === 0 && !stopped) {
           logger.error(
             { queue: slot.queue.name, waiting },
             'worker took no jobs while its queue had work: recreating it',
@@ -58,5 +65,8 @@ export function watchWorkers(
   };
   const timer = setInterval(() => void check(), intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

@@ -50,7 +50,6 @@ export interface OutgoingEmail extends RenderedEmail {
   toName?: string | undefined;
   /** Stable per job, so a retried send carries the same Message-ID. */
   messageId?: string | undefined;
-  headers?: Record<string, string>;
 }
 
 export interface SentEmail {

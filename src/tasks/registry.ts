@@ -1,7 +1,7 @@
 /**
  * Every task, one explicit import a line (no directory scanning), and the lookups the queues and the client need.
  */
-import type { QueueName, TaskDefinition } from './define-task.js';
+import type { TaskDefinition } from './define-task.js';
 import health_check from './health_check.js';
 import send_booking_cancellation from './send_booking_cancellation.js';
 import send_booking_confirmation from './send_booking_confirmation.js';
@@ -37,8 +37,4 @@ const QUALIFIED = /^(?:[A-Za-z_][\w]*\.)+(\w+)$/;
 export function findTask(jobName: string): TaskDefinition | undefined {
   const name = QUALIFIED.exec(jobName)?.[1] ?? jobName;
   return Object.hasOwn(tasks, name) ? (tasks[name as TaskName] as TaskDefinition) : undefined;
-}
-
-export function tasksOfQueue(queue: QueueName): TaskDefinition[] {
-  return Object.values(tasks).filter((task) => task.queue === queue) as TaskDefinition[];
 }

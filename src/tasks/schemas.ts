@@ -6,19 +6,37 @@
 import { z } from 'zod';
 import { isLocale, isTimeZone } from '../locale.js';
 
+// NUL and other control characters have no place in an email, and PostgreSQL refuses NUL in text. Line breaks
+// and tabs pass in free text (a subject collapses them) but not in addresses, URLs, dates or ids.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f]/;
+const noControl = (pattern: RegExp) => (v: string) => !pattern.test(v);
+
 export const emailAddress = z
   .string()
   .trim()
   .max(254)
-  .regex(/^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/, 'expected an email address');
+  .regex(/^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/, 'expected an email address')
+  .refine(noControl(CONTROL_OR_BREAK), 'expected an email address');
 
-export const shortText = z.string().trim().max(200);
-export const longText = z.string().trim().max(2000);
+export const shortText = z
+  .string()
+  .trim()
+  .max(200)
+  .refine(noControl(CONTROL), 'expected no control characters');
+export const longText = z
+  .string()
+  .trim()
+  .max(2000)
+  .refine(noControl(CONTROL), 'expected no control characters');
 
 export const httpUrl = z
   .string()
   .trim()
   .max(2048)
+  .refine(noControl(CONTROL_OR_BREAK), 'expected an http or https URL')
   .refine((v) => {
     try {
       return ['http:', 'https:'].includes(new URL(v).protocol);
@@ -40,7 +58,9 @@ export const userId = z.union([
 ]);
 
 /** Dates arrive as the old producers wrote them; the template helpers format what parses and show the rest as is. */
-export const dateText = z.union([z.string().trim().max(100), z.number()]).transform((v) => String(v));
+export const dateText = z
+  .union([z.string().trim().max(100).refine(noControl(CONTROL_OR_BREAK), 'expected a date'), z.number()])
+  .transform((v) => String(v));
 
 /** Money as a number or a numeric string (Python's Decimal arrives as a string). */
 export const amount = z
@@ -79,7 +99,12 @@ export const common = z.object({
     .refine(isTimeZone, 'expected an IANA time zone such as Europe/Berlin')
     .optional(),
   /** Logged with every line about the job, to follow a request across services. */
-  correlation_id: z.string().trim().max(200).optional(),
+  correlation_id: z
+    .string()
+    .trim()
+    .max(200)
+    .refine(noControl(CONTROL_OR_BREAK), 'expected no control characters or line breaks')
+    .optional(),
   /** An ISO 8601 instant after which the email must not be sent. */
   expires_at: z.iso.datetime({ offset: true }).optional(),
 });

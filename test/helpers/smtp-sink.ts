@@ -24,6 +24,8 @@ export interface SmtpSink {
   reply: (n: number) => SmtpReply | undefined;
   /** Runs before the reply to transaction n, e.g. to break something right before a 250. */
   beforeReply: ((n: number) => Promise<void>) | undefined;
+  /** Holds the replies to MAIL FROM and RCPT TO this long: a slow server, step by step. */
+  stepDelayMs: number;
   /** Holds each message this long before replying (to keep jobs in flight). */
   delayMs: number;
   waitForMessages(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
@@ -38,6 +40,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     transactions: 0,
     reply: () => undefined,
     beforeReply: undefined,
+    stepDelayMs: 0,
     delayMs: 0,
     waitForMessages: (count, timeoutMs = 15_000) =>
       waitFor(() => sink.messages.length >= count && sink.messages, { timeoutMs, what: `${count} messages` }),
@@ -47,6 +50,12 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    onMailFrom(_address, _session, callback) {
+      setTimeout(() => callback(), sink.stepDelayMs);
+    },
+    onRcptTo(_address, _session, callback) {
+      setTimeout(() => callback(), sink.stepDelayMs);
+    },
     onData(stream, _session, callback) {
       const n = ++sink.transactions;
       simpleParser(stream).then(

@@ -14,6 +14,7 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { createLogger } from '../../src/logger.js';
+import { deliveryKey } from '../../src/queues/delivery-key.js';
 import { startWorkers } from '../../src/queues/start-workers.js';
 import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
 
@@ -61,7 +62,9 @@ beforeEach(() => {
 
 const rows = async (where: string, values: unknown[]) =>
   (await db.pool.query(`SELECT * FROM ${db.schema}.email_deliveries WHERE ${where}`, values)).rows;
-const rowOf = async (job: Job) => (await rows('job_id = $1 AND queue = $2', [job.id, job.queueName]))[0];
+/** The ledger row of a job of `workers` (job ids repeat across the worker sets that share this schema). */
+const rowOf = async (job: Job, workers: TestWorkers = w) =>
+  (await rows('idempotency_key = $1', [deliveryKey(job.name, job, workers.prefix)]))[0];
 const sentTo = (address: string) =>
   smtp.messages.filter((m) => m.to && 'value' in m.to && m.to.value[0]?.address === address).length;
 const finish = async (job: Job) => job.waitUntilFinished(await w.events(job.queueName as never), 20_000);
@@ -361,6 +364,67 @@ describe('two workers racing on one key', () => {
       smtp.delayMs = 0;
       await b.close();
       await a.stop();
+    }
+  });
+});
+
+describe('an attempt that ends without the server’s reply', () => {
+  const slowWorkers = (label: string) =>
+    startTestWorkers(
+      label,
+      {
+        SMTP_HOST: '127.0.0.1',
+        SMTP_PORT: String(smtp.port),
+        DATABASE_URL: TEST_DATABASE_URL,
+        USERS_TABLE: db.usersTable,
+        LEDGER_SCHEMA: db.schema,
+        // 1 s for the attempt, 500 ms for each SMTP step, and so a lease of 6 s.
+        JOB_TIMEOUT_MS: '1000',
+      },
+      { queues: ['auth_emails', 'booking_emails'] },
+    );
+
+  it('leaves the row sending when the time limit strikes, so the retry finds it sent instead of sending again', async () => {
+    const slow = await slowWorkers('time-limit');
+    // Each step stays under the 500 ms socket timeout, together they pass the attempt's 1 s.
+    smtp.stepDelayMs = 400;
+    smtp.delayMs = 400;
+    try {
+      const job = await slow
+        .queue('auth_emails')
+        .add('send_welcome_email', { email: 'late-reply@example.com' });
+      const result = await job.waitUntilFinished(await slow.events('auth_emails'), 20_000);
+      expect(result).toMatchObject({ duplicate: true });
+      expect(sentTo('late-reply@example.com')).toBe(1);
+      expect(await rowOf(job, slow)).toMatchObject({ status: 'sent', attempts: 1 });
+    } finally {
+      smtp.stepDelayMs = 0;
+      smtp.delayMs = 0;
+      await slow.stop();
+    }
+  });
+
+  it('marks a booking unknown, not failed, when the server went quiet after the message: no second copy', async () => {
+    const slow = await slowWorkers('went-quiet');
+    const first = smtp.transactions + 1;
+    // The first message is accepted only after the client stopped waiting for the reply.
+    smtp.beforeReply = async (n) => {
+      if (n === first) await new Promise((resolve) => setTimeout(resolve, 800));
+    };
+    try {
+      const job = await slow.queue('booking_emails').add('send_booking_confirmation', {
+        user_id: 1,
+        email: 'quiet@example.com',
+        booking_data: { event_name: 'Quiet' },
+      });
+      await expect(job.waitUntilFinished(await slow.events('booking_emails'), 20_000)).rejects.toThrow(
+        /delivery state unknown/,
+      );
+      expect(smtp.transactions - first).toBe(0);
+      expect(await rowOf(job, slow)).toMatchObject({ status: 'unknown' });
+    } finally {
+      smtp.beforeReply = undefined;
+      await slow.stop();
     }
   });
 });

@@ -95,6 +95,12 @@ describe('start-up', () => {
     expect(error.message).toContain('send_welcome_email/html.hbs');
   });
 
+  it('refuses an UNCERTAIN_DELIVERY policy for a task that does not exist', async () => {
+    const error = await refusal({ UNCERTAIN_DELIVERY: 'send_bookin_confirmation=resend' });
+    expect(error).toBeInstanceOf(StartupError);
+    expect(error.message).toMatch(/UNCERTAIN_DELIVERY: unknown task send_bookin_confirmation/);
+  });
+
   it('refuses a USERS_EMAIL_COLUMN the users table does not have', async () => {
     const error = await missingEmailColumn();
     expect(error).toBeInstanceOf(StartupError);

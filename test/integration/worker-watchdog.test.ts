@@ -54,3 +54,25 @@ describe('the worker watchdog', () => {
     expect(w.running.workers.get('auth_emails')).toBe(busy);
   });
 });
+
+describe('the worker watchdog and a paused queue', () => {
+  it('leaves the worker of a paused queue alone while work waits', async () => {
+    const worker = w.running.workers.get('auth_emails')!;
+    const queue = w.queue('auth_emails');
+    await queue.pause();
+    try {
+      await queue.add('send_welcome_email', { email: 'paused@example.com' });
+      const seen = w.logs.length;
+      // Five checks of the paused queue: more than the two in a row that would recreate a stuck worker.
+      await waitFor(
+        () => w.logs.slice(seen).filter((l) => l.msg === 'watchdog: paused, left alone').length >= 5,
+      );
+      expect(w.running.workers.get('auth_emails')).toBe(worker);
+    } finally {
+      await queue.resume();
+    }
+    await waitFor(() =>
+      smtp.messages.some((m) => m.to && 'value' in m.to && m.to.value[0]?.address === 'paused@example.com'),
+    );
+  });
+});

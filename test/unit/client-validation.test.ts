@@ -47,6 +47,12 @@ describe('jobIdForKey', () => {
   });
 });
 
+describe('jobIdForKey and broken unicode', () => {
+  it('refuses a key with a lone surrogate as an invalid payload, not a crash', () => {
+    expect(() => jobIdForKey('send_welcome_email', 'half\ud83c')).toThrow(InvalidPayloadError);
+  });
+});
+
 describe('the client validates before it touches Redis', () => {
   // Nothing listens on port 1: any Redis work would end in QueueUnavailableError instead.
   const client = createEmailClient({ redisUrl: 'redis://127.0.0.1:1', prefix: 'x', timeoutMs: 200 });

@@ -30,3 +30,28 @@ describe('parsePayload', () => {
     }
   });
 });
+
+describe('control characters', () => {
+  it('refuses a NUL byte in free text, naming the field (PostgreSQL cannot store it)', () => {
+    expect(() =>
+      parsePayload(tasks.send_booking_cancellation, {
+        user_id: 1,
+        cancellation_data: { reason: 'oops\u0000' },
+      }),
+    ).toThrow(/cancellation_data\.reason: expected no control characters/);
+    expect(() => parsePayload(tasks.send_welcome_email, { email: 'a\u0000b@example.com' })).toThrow(
+      /email: /,
+    );
+    expect(() =>
+      parsePayload(tasks.send_welcome_email, { email: 'a@example.com', correlation_id: 'x\ny' }),
+    ).toThrow(/correlation_id: /);
+  });
+
+  it('lets line breaks through in free text, which the subject collapses', () => {
+    const payload = parsePayload(tasks.send_booking_confirmation, {
+      user_id: 1,
+      booking_data: { event_name: 'Two\nLines' },
+    }) as { booking_data: { event_name: string } };
+    expect(payload.booking_data.event_name).toBe('Two\nLines');
+  });
+});
