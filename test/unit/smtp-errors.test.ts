@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { PermanentError, SmtpRejectedError, SmtpUnavailableError, TransientError } from '../../src/errors.js';
-import { classifySmtpError, toSmtpError } from '../../src/mail/smtp-errors.js';
+import { classifySmtpError, mayHaveBeenSent, toSmtpError } from '../../src/mail/smtp-errors.js';
 
 /** An error shaped like nodemailer's: `code`, `responseCode`, `command`, `response`. */
 function smtpFailure(fields: { code?: string; responseCode?: number; command?: string; response?: string }) {
@@ -121,5 +121,31 @@ describe('toSmtpError', () => {
       'SMTP_REJECTED',
       'SMTP_UNAVAILABLE',
     ]);
+  });
+});
+
+describe('mayHaveBeenSent', () => {
+  it('is false for anything with a reply code: the server answered, so we know', () => {
+    expect(mayHaveBeenSent({ code: 'EENVELOPE', responseCode: 451, command: 'RCPT TO' })).toBe(false);
+  });
+
+  it('is false when no conversation began: refused connect, connect timeout, greeting timeout, DNS, TLS', () => {
+    expect(mayHaveBeenSent({ code: 'ESOCKET', message: 'connect ECONNREFUSED 127.0.0.1:25' })).toBe(false);
+    expect(mayHaveBeenSent({ code: 'ETIMEDOUT', message: 'Connection timeout' })).toBe(false);
+    expect(mayHaveBeenSent({ code: 'ETIMEDOUT', message: 'Greeting never received' })).toBe(false);
+    expect(mayHaveBeenSent({ code: 'EDNS', message: 'getaddrinfo ENOTFOUND smtp.example.com' })).toBe(false);
+    expect(mayHaveBeenSent({ code: 'ECONNECTION', message: 'connect ECONNREFUSED' })).toBe(false);
+  });
+
+  it('is true when the connection went quiet or broke mid-conversation', () => {
+    expect(mayHaveBeenSent({ code: 'ETIMEDOUT', message: 'Timeout' })).toBe(true);
+    expect(mayHaveBeenSent({ code: 'ECONNECTION', message: 'Connection closed unexpectedly' })).toBe(true);
+    expect(mayHaveBeenSent({ code: 'ESOCKET', message: 'read ECONNRESET' })).toBe(true);
+  });
+
+  it('is carried by the transient error toSmtpError builds', () => {
+    const error = toSmtpError({ code: 'ETIMEDOUT', message: 'Timeout', command: 'CONN' });
+    expect(error).toBeInstanceOf(SmtpUnavailableError);
+    expect((error as SmtpUnavailableError).mayHaveBeenSent).toBe(true);
   });
 });
