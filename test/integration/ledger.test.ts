@@ -378,17 +378,18 @@ describe('an attempt that ends without the server’s reply', () => {
         DATABASE_URL: TEST_DATABASE_URL,
         USERS_TABLE: db.usersTable,
         LEDGER_SCHEMA: db.schema,
-        // 1 s for the attempt, 500 ms for each SMTP step, and so a lease of 6 s.
-        JOB_TIMEOUT_MS: '1000',
+        // 2 s for the attempt, 1 s for each SMTP step, and so a lease of 7 s.
+        JOB_TIMEOUT_MS: '2000',
       },
       { queues: ['auth_emails', 'booking_emails'] },
     );
 
   it('leaves the row sending when the time limit strikes, so the retry finds it sent instead of sending again', async () => {
     const slow = await slowWorkers('time-limit');
-    // Each step stays under the 500 ms socket timeout, together they pass the attempt's 1 s.
-    smtp.stepDelayMs = 400;
-    smtp.delayMs = 400;
+    // Each step stays well under the 1 s socket timeout; together (MAIL FROM, RCPT TO, DATA) they pass the
+    // attempt's 2 s.
+    smtp.stepDelayMs = 700;
+    smtp.delayMs = 700;
     try {
       const job = await slow
         .queue('auth_emails')
@@ -409,7 +410,7 @@ describe('an attempt that ends without the server’s reply', () => {
     const first = smtp.transactions + 1;
     // The first message is accepted only after the client stopped waiting for the reply.
     smtp.beforeReply = async (n) => {
-      if (n === first) await new Promise((resolve) => setTimeout(resolve, 800));
+      if (n === first) await new Promise((resolve) => setTimeout(resolve, 1_600));
     };
     try {
       const job = await slow.queue('booking_emails').add('send_booking_confirmation', {
