@@ -16,6 +16,22 @@ export default tseslint.config(
     },
   },
   {
+    // Layers point one way: config, logger, errors ← mail/, db/, tasks/ (siblings) ← queues/ ← client, cli.
+    files: ['src/mail/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../tasks/*', '../db/*', '../queues/*', '../cli/*'] }],
+    },
+  },
+  {
+    files: ['src/db/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['../tasks/*', '../mail/*', '../queues/*', '../cli/*'] },
+      ],
+    },
+  },
+  {
     // The task contract must stay importable without the delivery stack.
     files: ['src/tasks/**/*.ts'],
     rules: {

@@ -6,12 +6,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { DeliveryBlockedError, DeliveryInProgressError, UncertainDeliveryError } from '../errors.js';
-import type { Claim } from '../tasks/define-task.js';
 import type { DeliveryStatus } from './delivery-statuses.js';
 import { batched } from './batch.js';
 import { toDatabaseError } from './pool.js';
 
 export { DELIVERY_STATUSES, type DeliveryStatus } from './delivery-statuses.js';
+
+/** What the ledger says before a send (the task contract's Claim, declared here too: db/ does not import tasks/). */
+export type Claim =
+  { status: 'claimed' } | { status: 'sent'; messageId: string | undefined; response: string | undefined };
 
 export type ExpiryRecord =
   { status: 'expired' } | { status: 'sent'; messageId: string | undefined; response: string | undefined };

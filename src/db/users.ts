@@ -4,10 +4,15 @@
  */
 import type { Config } from '../config.js';
 import { RecipientLookupError, RecipientNotFoundError } from '../errors.js';
-import type { Recipient } from '../tasks/define-task.js';
 import { toDatabaseError, type Pool } from './pool.js';
 
 export type UsersTable = Config['database']['users'];
+
+/** A recipient as the task contract knows it (declared here too: db/ does not import tasks/). */
+export interface Recipient {
+  email: string;
+  name?: string | undefined;
+}
 
 export interface UserDirectory {
   findRecipient(userId: string | number): Promise<Recipient>;

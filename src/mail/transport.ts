@@ -5,8 +5,23 @@
 import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type { SmtpConfig } from '../config.js';
-import type { OutgoingEmail, SentEmail } from '../tasks/define-task.js';
 import { toSmtpError } from './smtp-errors.js';
+
+// The shapes the task contract's `send` uses, declared here too: mail/ does not import tasks/, and TypeScript
+// matches them by structure where queues/ joins the two.
+export interface OutgoingEmail {
+  to: string;
+  toName?: string | undefined;
+  subject: string;
+  html: string;
+  text: string;
+  messageId?: string | undefined;
+}
+
+export interface SentEmail {
+  messageId: string;
+  response: string;
+}
 
 export interface Sender {
   address: string;
