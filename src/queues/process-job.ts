@@ -20,7 +20,7 @@ import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/deliveries.js';
 import type { DeliveryRecord, TaskContext, TaskDefinition } from '../tasks/define-task.js';
 import { parsePayload } from '../tasks/parse-payload.js';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
-import { resolveRetry, retryDelayMs } from './backoff.js';
+import { resolveRetry, retryDelayMs, type ResolvedRetry } from './backoff.js';
 import { deliveryKey } from './delivery-key.js';
 
 export type Services = Omit<TaskContext, 'job' | 'delivery'>;
@@ -44,7 +44,7 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
     const correlationId =
       typeof data.correlation_id === 'string' ? data.correlation_id.slice(0, 200) : undefined;
     const log = logger.child({ jobId: job.id, task: job.name, queue: job.queueName, attempt, correlationId });
-    const outcome = (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>) =>
+    const outcome: Outcome = (level, fields) =>
       log[level]({ durationMs: Math.round(performance.now() - started), to: recipientHint(data), ...fields });
 
     let task: TaskDefinition | undefined;
@@ -109,33 +109,45 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       await delivery?.failed(failure);
-      const retry = resolveRetry(config.retry, task?.retry);
-      // Waiting for another attempt's lease is not a failure of this one: it resolves when that attempt ends.
-      const exhausted = attempt >= retry.attempts && !(failure instanceof DeliveryInProgressError);
-      if (failure instanceof PermanentError || exhausted) {
-        const final =
-          failure instanceof PermanentError ? failure : new RetriesExhaustedError(attempt, failure);
-        outcome('error', {
-          outcome: final instanceof ExpiredError ? 'expired' : 'failed',
-          err: errorFields(final),
-        });
-        // Failed reasons and job logs are shown by monitors: addresses in them are masked like in the logs.
-        await job.log(`attempt ${attempt}: ${maskEmailsIn(final.message)}`).catch(() => undefined);
-        const unrecoverable = new UnrecoverableError(maskEmailsIn(final.message));
-        unrecoverable.stack = final.stack;
-        throw unrecoverable;
-      }
-      const delayMs = Math.max(
-        retryDelayMs(retry, attempt),
-        failure instanceof DeliveryInProgressError ? failure.retryAfterMs : 0,
-      );
-      outcome('warn', { outcome: 'retry', retryInMs: delayMs, err: errorFields(failure) });
-      // The job's log is its error history: BullMQ records a stack trace only for the final failure here.
-      await job.log(`attempt ${attempt}: ${maskEmailsIn(failure.message)} (retry in ${delayMs} ms)`);
-      await job.moveToDelayed(Date.now() + delayMs, token);
-      throw new DelayedError();
+      return retryOrFail(job, token, attempt, failure, resolveRetry(config.retry, task?.retry), outcome);
     }
   };
+}
+
+type Outcome = (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>) => void;
+
+/** Turns a failed attempt into BullMQ's terms: a delayed retry, or a failure for good. Always throws. */
+async function retryOrFail(
+  job: Job,
+  token: string | undefined,
+  attempt: number,
+  failure: Error,
+  retry: ResolvedRetry,
+  outcome: Outcome,
+): Promise<never> {
+  // Waiting for another attempt's lease is not a failure of this one: it resolves when that attempt ends.
+  const exhausted = attempt >= retry.attempts && !(failure instanceof DeliveryInProgressError);
+  if (failure instanceof PermanentError || exhausted) {
+    const final = failure instanceof PermanentError ? failure : new RetriesExhaustedError(attempt, failure);
+    outcome('error', {
+      outcome: final instanceof ExpiredError ? 'expired' : 'failed',
+      err: errorFields(final),
+    });
+    // Failed reasons, stack traces and job logs are shown by monitors: addresses in them are masked as in logs.
+    await job.log(`attempt ${attempt}: ${maskEmailsIn(final.message)}`).catch(() => undefined);
+    const unrecoverable = new UnrecoverableError(maskEmailsIn(final.message));
+    unrecoverable.stack = maskEmailsIn(final.stack ?? '');
+    throw unrecoverable;
+  }
+  const delayMs = Math.max(
+    retryDelayMs(retry, attempt),
+    failure instanceof DeliveryInProgressError ? failure.retryAfterMs : 0,
+  );
+  outcome('warn', { outcome: 'retry', retryInMs: delayMs, err: errorFields(failure) });
+  // The job's log is its error history: BullMQ records a stack trace only for the final failure here.
+  await job.log(`attempt ${attempt}: ${maskEmailsIn(failure.message)} (retry in ${delayMs} ms)`);
+  await job.moveToDelayed(Date.now() + delayMs, token);
+  throw new DelayedError();
 }
 
 /** Past the job's own timeout, plus this: a claim older than that belongs to an attempt that died. */
