@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startWorkers, type RunningWorkers, type WorkerOptions } from '../../src/queues/start-workers.js';
 import type { QueueName } from '../../src/tasks/define-task.js';
+import { TEST_DATABASE_URL } from './postgres.js';
 import { TEST_REDIS_URL, removePrefix, uniquePrefix } from './redis.js';
 
 export interface TestWorkers {
@@ -22,6 +23,16 @@ export interface TestWorkers {
   events(name: QueueName): Promise<QueueEvents>;
   stop(): Promise<void>;
 }
+
+/** The variables that point the workers at a test's SMTP sink. */
+export const smtpEnv = (sink: { port: number }) => ({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port) });
+
+/** The variables that point the workers at a test's schema: its users table and its own ledger. */
+export const databaseEnv = (schema: { usersTable: string; schema: string }) => ({
+  DATABASE_URL: TEST_DATABASE_URL,
+  USERS_TABLE: schema.usersTable,
+  LEDGER_SCHEMA: schema.schema,
+});
 
 export function testEnv(prefix: string, env: Record<string, string | undefined> = {}) {
   return {

@@ -12,7 +12,7 @@ import { recipientOf } from '../helpers/jobs.js';
 import { removePrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
-import { testEnv } from '../helpers/workers.js';
+import { testEnv, smtpEnv } from '../helpers/workers.js';
 
 describe('start-workers --help', () => {
   let help: RunningCli;
@@ -110,10 +110,7 @@ describe('start-workers --queues booking_emails', () => {
   });
 
   it('consumes only booking_emails and exits 0 on SIGTERM', async () => {
-    cli = spawnCli(
-      ['--queues', 'booking_emails'],
-      testEnv(prefix, { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) }),
-    );
+    cli = spawnCli(['--queues', 'booking_emails'], testEnv(prefix, { ...smtpEnv(smtp) }));
     const { child, exited, stdout } = cli;
     await waitFor(() => stdout().includes('workers started'), {
       timeoutMs: 20_000,

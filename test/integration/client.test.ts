@@ -8,7 +8,7 @@ import { QueueUnavailableError } from '../../src/errors.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv } from '../helpers/workers.js';
 
 let smtp: SmtpSink;
 let w: TestWorkers;
@@ -16,11 +16,7 @@ let client: EmailClient;
 
 beforeAll(async () => {
   smtp = await startSmtpSink();
-  w = await startTestWorkers(
-    'client',
-    { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) },
-    { concurrency: 1 },
-  );
+  w = await startTestWorkers('client', { ...smtpEnv(smtp) }, { concurrency: 1 });
   client = createEmailClient({ redisUrl: TEST_REDIS_URL, prefix: w.prefix });
 });
 

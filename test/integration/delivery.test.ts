@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ParsedMail } from 'mailparser';
 import { deliver, recipientOf } from '../helpers/jobs.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv } from '../helpers/workers.js';
 
 let smtp: SmtpSink;
 let w: TestWorkers;
@@ -18,8 +18,7 @@ beforeAll(async () => {
   w = await startTestWorkers(
     'delivery',
     {
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: String(smtp.port),
+      ...smtpEnv(smtp),
       FROM_ADDRESS: 'tickets@mail.example.org',
       FROM_NAME: 'Example Tickets',
       REPLY_TO: 'help@example.org',

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
+import { smtpEnv } from '../helpers/workers.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../helpers/cli.js';
 import { removePrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
@@ -23,8 +24,7 @@ beforeAll(async () => {
   env = {
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: prefix,
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
     EMBEDDED_DATABASE_DIR: join(dataDir, 'pgdata'),
     EMBEDDED_DATABASE_PORT: String(await closedPort()),
     NODE_ENV: 'development',

@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
-import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
+import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv, databaseEnv } from '../helpers/workers.js';
 
 let smtp: SmtpSink;
 let db: TestSchema;
@@ -20,11 +20,8 @@ beforeAll(async () => {
   await db.addUser({ id: 1, email: 'active@example.com' });
   await db.addUser({ id: 2, email: 'gone@example.com', is_active: false });
   w = await startTestWorkers('failures', {
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(smtp.port),
-    DATABASE_URL: TEST_DATABASE_URL,
-    USERS_TABLE: db.usersTable,
-    LEDGER_SCHEMA: db.schema,
+    ...smtpEnv(smtp),
+    ...databaseEnv(db),
   });
 });
 

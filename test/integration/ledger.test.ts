@@ -16,7 +16,7 @@ import { waitFor } from '../helpers/wait.js';
 import { createLogger } from '../../src/logger.js';
 import { deliveryKey } from '../../src/queues/delivery-key.js';
 import { startWorkers } from '../../src/queues/start-workers.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv, databaseEnv } from '../helpers/workers.js';
 
 let smtp: SmtpSink;
 let db: TestSchema;
@@ -35,8 +35,7 @@ beforeAll(async () => {
   url.port = String(proxy.port);
   url.searchParams.set('application_name', applicationName);
   w = await startTestWorkers('ledger', {
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
     DATABASE_URL: url.toString(),
     DATABASE_CONNECT_TIMEOUT_MS: '500',
     USERS_TABLE: db.usersTable,
@@ -325,11 +324,8 @@ describe('two workers racing on one key', () => {
     const a = await startTestWorkers(
       'race',
       {
-        SMTP_HOST: '127.0.0.1',
-        SMTP_PORT: String(smtp.port),
-        DATABASE_URL: TEST_DATABASE_URL,
-        USERS_TABLE: db.usersTable,
-        LEDGER_SCHEMA: db.schema,
+        ...smtpEnv(smtp),
+        ...databaseEnv(db),
         // A short lease (JOB_TIMEOUT_MS + 5 s), so that the losing job's retry comes within the test.
         JOB_TIMEOUT_MS: '1000',
       },
@@ -373,11 +369,8 @@ describe('an attempt that ends without the server’s reply', () => {
     startTestWorkers(
       label,
       {
-        SMTP_HOST: '127.0.0.1',
-        SMTP_PORT: String(smtp.port),
-        DATABASE_URL: TEST_DATABASE_URL,
-        USERS_TABLE: db.usersTable,
-        LEDGER_SCHEMA: db.schema,
+        ...smtpEnv(smtp),
+        ...databaseEnv(db),
         // 2 s for the attempt, 1 s for each SMTP step, and so a lease of 7 s.
         JOB_TIMEOUT_MS: '2000',
       },

@@ -9,7 +9,7 @@ import { spawnCli } from '../helpers/cli.js';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { startTestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, smtpEnv, databaseEnv } from '../helpers/workers.js';
 
 let db: TestSchema;
 let smtp: SmtpSink;
@@ -46,8 +46,7 @@ describe('migrations', () => {
 
   it('keeps workers from starting on a database that lacks a migration', async () => {
     const started = startTestWorkers('unmigrated', {
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: String(smtp.port),
+      ...smtpEnv(smtp),
       DATABASE_URL: TEST_DATABASE_URL,
       USERS_TABLE: db.usersTable,
       LEDGER_SCHEMA: `${db.schema}_behind`,
@@ -61,11 +60,8 @@ describe('migrations', () => {
 
   it('applies pending migrations at start with MIGRATE_ON_START=true', async () => {
     const w = await startTestWorkers('migrate-on-start', {
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: String(smtp.port),
-      DATABASE_URL: TEST_DATABASE_URL,
-      USERS_TABLE: db.usersTable,
-      LEDGER_SCHEMA: db.schema,
+      ...smtpEnv(smtp),
+      ...databaseEnv(db),
       MIGRATE_ON_START: 'true',
     });
     try {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
 import { deliver, failedJob, recipientOf } from '../helpers/jobs.js';
 import { closedPort, startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv } from '../helpers/workers.js';
 
 const UUID_USER = randomUUID();
 
@@ -44,7 +44,7 @@ beforeAll(async () => {
   const start = (label: string, env: Record<string, string>) =>
     startTestWorkers(
       label,
-      { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), DATABASE_URL: TEST_DATABASE_URL, ...env },
+      { ...smtpEnv(smtp), DATABASE_URL: TEST_DATABASE_URL, ...env },
       { queues: ['auth_emails', 'booking_emails'] },
     );
   [uuidIds, named, allRows, contacts, databaseDown] = await Promise.all([

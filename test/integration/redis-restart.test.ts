@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv } from '../helpers/workers.js';
 
 let redis: OwnRedis;
 let smtp: SmtpSink;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   smtp = await startSmtpSink();
   w = await startTestWorkers(
     'restart',
-    { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), REDIS_URL: redis.url },
+    { ...smtpEnv(smtp), REDIS_URL: redis.url },
     { queues: ['auth_emails'] },
   );
 });

@@ -10,7 +10,7 @@ import { failedJob } from '../helpers/jobs.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv } from '../helpers/workers.js';
 
 let smtp: SmtpSink;
 let redis: Redis;
@@ -19,20 +19,18 @@ let w: TestWorkers;
 /** FAILED_JOB_RETENTION=1 (second). */
 let shortLived: TestWorkers;
 
-const smtpEnv = () => ({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) });
-
 beforeAll(async () => {
   smtp = await startSmtpSink();
   redis = new Redis(TEST_REDIS_URL);
   [w, shortLived] = await Promise.all([
     startTestWorkers(
       'retention',
-      { ...smtpEnv(), COMPLETED_JOB_RETENTION_COUNT: '2', FAILED_JOB_RETENTION: '1h' },
+      { ...smtpEnv(smtp), COMPLETED_JOB_RETENTION_COUNT: '2', FAILED_JOB_RETENTION: '1h' },
       { queues: ['auth_emails'] },
     ),
     startTestWorkers(
       'retention-short',
-      { ...smtpEnv(), FAILED_JOB_RETENTION: '1' },
+      { ...smtpEnv(smtp), FAILED_JOB_RETENTION: '1' },
       { queues: ['auth_emails'] },
     ),
   ]);
@@ -95,7 +93,7 @@ describe('the events stream', () => {
     redis.hget(`${prefix}:${queue}:meta`, 'opts.maxLenEvents');
 
   it('is capped at EVENTS_MAX_LEN in every queue’s meta once the workers have started', async () => {
-    const capped = await startTestWorkers('retention-events', { ...smtpEnv(), EVENTS_MAX_LEN: '150' });
+    const capped = await startTestWorkers('retention-events', { ...smtpEnv(smtp), EVENTS_MAX_LEN: '150' });
     try {
       for (const queue of QUEUE_NAMES) expect(await maxLenEvents(capped.prefix, queue)).toBe('150');
     } finally {
@@ -105,7 +103,7 @@ describe('the events stream', () => {
 
   it('stays capped at EVENTS_MAX_LEN after the client has enqueued', async () => {
     // Every BullMQ Queue writes its own events cap (10000 unless told) into the meta hash when it connects.
-    const capped = await startTestWorkers('retention-client', { ...smtpEnv(), EVENTS_MAX_LEN: '150' });
+    const capped = await startTestWorkers('retention-client', { ...smtpEnv(smtp), EVENTS_MAX_LEN: '150' });
     const client = createEmailClient({ redisUrl: TEST_REDIS_URL, prefix: capped.prefix });
     try {
       await client.enqueue('send_welcome_email', { email: 'capped@example.com' });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removePrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
-import { testEnv } from '../helpers/workers.js';
+import { testEnv, smtpEnv } from '../helpers/workers.js';
 
 let smtp: SmtpSink;
 const prefix = uniquePrefix('shutdown');
@@ -23,7 +23,7 @@ afterAll(async () => {
 
 function startCli(args: string[] = []) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/start-workers.ts', ...args], {
-    env: { ...process.env, ...testEnv(prefix, { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) }) },
+    env: { ...process.env, ...testEnv(prefix, { ...smtpEnv(smtp) }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

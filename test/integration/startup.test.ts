@@ -9,11 +9,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StartupError, TemplateError } from '../../src/errors.js';
 import { redisClientCount } from '../helpers/connections.js';
-import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
+import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
-import { startTestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, smtpEnv, databaseEnv } from '../helpers/workers.js';
 
 let redis: OwnRedis;
 let smtp: SmtpSink;
@@ -39,8 +39,7 @@ afterAll(async () => {
 async function refusal(env: Record<string, string>): Promise<Error> {
   const started = startTestWorkers('startup', {
     REDIS_URL: redis.url,
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(smtp.port),
+    ...smtpEnv(smtp),
     ...env,
   });
   return started.then(
@@ -54,9 +53,7 @@ async function refusal(env: Record<string, string>): Promise<Error> {
 
 /** This file's schema: its users table, and its own place for the delivery ledger. */
 const workingDatabase = () => ({
-  DATABASE_URL: TEST_DATABASE_URL,
-  USERS_TABLE: db.usersTable,
-  LEDGER_SCHEMA: db.schema,
+  ...databaseEnv(db),
 });
 
 async function evictingRedisInProduction(): Promise<Error> {

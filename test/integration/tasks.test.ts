@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ParsedMail } from 'mailparser';
-import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
+import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv, databaseEnv } from '../helpers/workers.js';
 import type { QueueName } from '../../src/tasks/define-task.js';
 
 let smtp: SmtpSink;
@@ -18,11 +18,8 @@ beforeAll(async () => {
   db = await createTestSchema('tasks');
   await db.addUser({ id: 42, email: 'grace@example.com', full_name: 'Grace Hopper' });
   w = await startTestWorkers('tasks', {
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(smtp.port),
-    DATABASE_URL: TEST_DATABASE_URL,
-    USERS_TABLE: db.usersTable,
-    LEDGER_SCHEMA: db.schema,
+    ...smtpEnv(smtp),
+    ...databaseEnv(db),
   });
 });
 

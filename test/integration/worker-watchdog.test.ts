@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
-import { startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+import { startTestWorkers, type TestWorkers, smtpEnv } from '../helpers/workers.js';
 
 let smtp: SmtpSink;
 let w: TestWorkers;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   smtp = await startSmtpSink();
   w = await startTestWorkers(
     'watchdog',
-    { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port) },
+    { ...smtpEnv(smtp) },
     { queues: ['auth_emails'], watchdogIntervalMs: 200 },
   );
 });
