@@ -11,7 +11,6 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createEmailClient, jobIdForKey, type EnqueueRequest } from '../src/client.js';
 import { loadConfig } from '../src/config.js';
@@ -22,7 +21,8 @@ import { tasks } from '../src/tasks/registry.js';
 import { messageIdFor } from '../src/mail/transport.js';
 import type { TaskName } from '../src/tasks/registry.js';
 import { runCelery, celeryAvailable } from './celery.js';
-import { QUEUE_OF, payloadFor, seedUsers, taskAt, type BenchTask } from './workload.js';
+import { removePrefix } from '../test/helpers/redis.js';
+import { payloadFor, seedUsers, taskAt, type BenchTask } from './workload.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -201,8 +201,7 @@ async function writeBareTemplates(): Promise<{ html: string; text: string }> {
     brand: config.brand,
     defaults: config.defaults,
   });
-  const defaults = { ...config.defaults, appUrl: config.brand.appUrl };
-  const email = (await renderSample(tasks.send_booking_confirmation, templates.render, defaults))!;
+  const email = (await renderSample(tasks.send_booking_confirmation, templates.render, config.defaults))!;
   const placeholders = (s: string) =>
     s.replaceAll('Ada Lovelace', '{{name}}').replaceAll('JSConf EU', '{{event}}');
   const dir = resolve(ROOT, 'var/bench');
@@ -271,17 +270,6 @@ const requests = (count: number, from = 0): EnqueueRequest[] =>
     return { name: task as TaskName, payload: payloadFor(task, from + k) as never };
   });
 
-async function removePrefix(prefix: string) {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
-
 async function enqueueAll(prefix: string, count: number) {
   const client = createEmailClient({ redisUrl: REDIS_URL, prefix, timeoutMs: 10_000 });
   for (let from = 0; from < count; from += 1000)
@@ -302,7 +290,7 @@ async function throughput(
   start: (prefix: string) => Promise<WorkerProcess>,
 ): Promise<Throughput> {
   const prefix = `bench-${label}-${process.pid}`;
-  await removePrefix(prefix);
+  await removePrefix(prefix, REDIS_URL);
   await enqueueAll(prefix, N);
   sink.reset();
   const worker = await start(prefix);
@@ -310,7 +298,7 @@ async function throughput(
   await sink.waitFor(N, 600_000);
   const usage = worker.usage();
   await worker.stop();
-  await removePrefix(prefix);
+  await removePrefix(prefix, REDIS_URL);
   const times = sink.accepted.map(([, t]) => t).sort((a, b) => a - b);
   const seconds = (times[N - 1]! - times[0]!) / 1000;
   console.error(`  ${label}: ${N} emails in ${seconds.toFixed(2)} s`);
@@ -338,7 +326,7 @@ interface Latency {
 
 async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
   const prefix = `bench-latency-${process.pid}`;
-  await removePrefix(prefix);
+  await removePrefix(prefix, REDIS_URL);
   await clearLedger(database);
   sink.reset();
   const worker =
@@ -390,8 +378,7 @@ async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
   await client.close();
   await Promise.all(queues.map((q) => q.close()));
   await worker.stop();
-  await removePrefix(prefix);
-  void QUEUE_OF;
+  await removePrefix(prefix, REDIS_URL);
   return {
     offered: total - warmup,
     sent: latencies.length,
@@ -408,7 +395,7 @@ async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
 
 async function enqueueRates(): Promise<{ singlePerSecond: number; bulkPerSecond: number }> {
   const prefix = `bench-enqueue-${process.pid}`;
-  await removePrefix(prefix);
+  await removePrefix(prefix, REDIS_URL);
   const client = createEmailClient({ redisUrl: REDIS_URL, prefix, timeoutMs: 10_000 });
   const single = Math.min(2_000, N);
   let t = now();
@@ -420,7 +407,7 @@ async function enqueueRates(): Promise<{ singlePerSecond: number; bulkPerSecond:
     await client.enqueueMany(requests(Math.min(500, bulk - from), from));
   const bulkPerSecond = bulk / ((now() - t) / 1000);
   await client.close();
-  await removePrefix(prefix);
+  await removePrefix(prefix, REDIS_URL);
   return { singlePerSecond, bulkPerSecond };
 }
 

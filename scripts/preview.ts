@@ -12,7 +12,6 @@ import type { TaskDefinition } from '../src/tasks/define-task.js';
 
 const config = loadConfig();
 const templates = loadTemplates({ dir: config.templatesDir, brand: config.brand, defaults: config.defaults });
-const defaults = { ...config.defaults, appUrl: config.brand.appUrl };
 const outDir = resolve('preview');
 mkdirSync(outDir, { recursive: true });
 
@@ -22,7 +21,7 @@ const escapeHtml = (text: string): string =>
 const rows: string[] = [];
 const written: string[] = [];
 for (const name of TASK_NAMES) {
-  const email = await renderSample(tasks[name] as TaskDefinition, templates.render, defaults);
+  const email = await renderSample(tasks[name] as TaskDefinition, templates.render, config.defaults);
   if (!email) continue; // health_check sends no email
   for (const [ext, body] of [
     ['html', email.html],

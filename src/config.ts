@@ -258,7 +258,8 @@ export interface Config {
   smtp: SmtpConfig;
   mail: { fromAddress: string; fromName: string; replyTo: string | undefined };
   brand: { name: string; color: string; logoUrl: string | undefined; supportEmail: string; appUrl: string };
-  defaults: { locale: string; timeZone: string; currency: string };
+  /** What fills a payload's gaps: its locale, zone and currency, and the link of buttons without their own. */
+  defaults: { locale: string; timeZone: string; currency: string; appUrl: string };
   templatesDir: string;
 }
 
@@ -281,6 +282,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   const databaseUrl = e.DATABASE_URL ?? databaseUrlFromParts(e);
   const fromAddress = e.FROM_ADDRESS ?? 'no-reply@localhost.localdomain';
   const fromName = e.FROM_NAME ?? 'Event Platform';
+  const appUrl = (e.APP_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
   // Each of nodemailer's timeouts stays below the job's, so a hung server fails a step, not the lock; an attempt
   // that still runs past the job's limit leaves its ledger row 'sending' (see process-job.ts).
   const socketTimeoutMs = Math.floor(e.JOB_TIMEOUT_MS / 2);
@@ -367,12 +369,13 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       color: e.BRAND_COLOR ?? '#4f46e5',
       logoUrl: e.LOGO_URL,
       supportEmail: e.SUPPORT_EMAIL ?? fromAddress,
-      appUrl: (e.APP_URL ?? 'http://localhost:3000').replace(/\/+$/, ''),
+      appUrl,
     },
     defaults: {
       locale: e.DEFAULT_LOCALE ?? 'en-US',
       timeZone: e.DEFAULT_TIME_ZONE ?? 'UTC',
       currency: (e.DEFAULT_CURRENCY ?? 'USD').toUpperCase(),
+      appUrl,
     },
     templatesDir: resolve(PROJECT_ROOT, e.TEMPLATES_DIR ?? 'templates'),
   };

@@ -83,17 +83,17 @@ export async function startWorkers(
     if (database) closers.push(() => database.close());
     if (database?.embedded)
       logger.info({ dir: database.embedded.dir }, 'no DATABASE_URL: using the embedded PostgreSQL');
-    const pool = database?.pool;
     const ledger = await prepareLedger(database, config, logger);
     if (ledger) closers.push(schedulePurge(ledger, config.ledger.retentionDays, logger));
     const findRecipient = await prepareRecipients(database, config, logger);
 
     const services: Services = {
-      defaults: { ...config.defaults, appUrl: config.brand.appUrl },
+      defaults: config.defaults,
       findRecipient,
-      render: (template, data, locale) => templates.render(template, data, locale),
-      send: (email) => mailer.send(email),
-      checkHealth: () => checkHealth({ redis, mailer, pool, templates }),
+      // Both are closures over state built once, not methods that need their object.
+      render: templates.render,
+      send: mailer.send,
+      checkHealth: () => checkHealth({ redis, mailer, pool: database?.pool, templates }),
       now: () => new Date(),
     };
     const processor = createProcessor({ config, logger, services, ledger });
@@ -253,10 +253,9 @@ async function prepareTemplates(config: Config): Promise<Templates> {
     brand: config.brand,
     defaults: config.defaults,
   });
-  const defaults = { ...config.defaults, appUrl: config.brand.appUrl };
   for (const task of Object.values(tasks)) {
     try {
-      await renderSample(task, templates.render, defaults);
+      await renderSample(task, templates.render, config.defaults);
     } catch (error) {
       throw new TemplateError(
         `templates/${task.name}/ does not render the task's sample: ${(error as Error).message}`,

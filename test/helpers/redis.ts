@@ -8,9 +8,9 @@ export function uniquePrefix(label: string): string {
   return `test-${label}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Deletes every key under `prefix`. */
-export async function removePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+/** Deletes every key under `prefix` (the benchmark uses it too). */
+export async function removePrefix(prefix: string, url: string = TEST_REDIS_URL): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
     let cursor = '0';
     do {

@@ -149,26 +149,20 @@ describe('no email twice', () => {
   });
 
   it('sends nothing for a key enqueued again after the first job was removed from Redis', async () => {
-    const first = (await w
-      .queue('auth_emails')
-      .getJob(
-        await client.enqueue(
-          'send_welcome_email',
-          { email: 'once@example.com' },
-          { idempotencyKey: 'order-77' },
-        ),
-      ))!;
+    const enqueueOnce = async () =>
+      (await w
+        .queue('auth_emails')
+        .getJob(
+          await client.enqueue(
+            'send_welcome_email',
+            { email: 'once@example.com' },
+            { idempotencyKey: 'order-77' },
+          ),
+        ))!;
+    const first = await enqueueOnce();
     await finish(first);
     await first.remove();
-    const again = (await w
-      .queue('auth_emails')
-      .getJob(
-        await client.enqueue(
-          'send_welcome_email',
-          { email: 'once@example.com' },
-          { idempotencyKey: 'order-77' },
-        ),
-      ))!;
+    const again = await enqueueOnce();
     expect(await finish(again)).toMatchObject({ duplicate: true });
     expect(sentTo('once@example.com')).toBe(1);
   });

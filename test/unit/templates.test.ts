@@ -29,8 +29,12 @@ const brand: Config['brand'] = {
   supportEmail: 'support@example.com',
   appUrl: 'https://app.example.com',
 };
-const defaults: Config['defaults'] = { locale: 'en-US', timeZone: 'UTC', currency: 'USD' };
-const taskDefaults = { ...defaults, appUrl: 'https://app.example.com' };
+const defaults: Config['defaults'] = {
+  locale: 'en-US',
+  timeZone: 'UTC',
+  currency: 'USD',
+  appUrl: 'https://app.example.com',
+};
 
 const EMAIL_TASKS = TASK_NAMES.filter((name) => tasks[name].queue !== 'system');
 type EmailTaskName = Exclude<(typeof TASK_NAMES)[number], 'health_check'>;
@@ -52,7 +56,7 @@ async function render(
   payload?: unknown,
   from: Templates = templates,
 ): Promise<SampleRendering> {
-  const email = await renderSample(tasks[name] as TaskDefinition, from.render, taskDefaults, payload);
+  const email = await renderSample(tasks[name] as TaskDefinition, from.render, defaults, payload);
   if (!email) throw new Error(`${name} sent nothing`);
   return email;
 }
