@@ -1,8 +1,30 @@
 /** `start-workers deliveries` and `start-workers deliveries purge`: the ledger for a person at a terminal. */
-import { parseDurationSeconds, type Config } from '../config.js';
+import { parseArgs } from 'node:util';
+import { loadConfig, parseDurationSeconds, type Config } from '../config.js';
 import { DELIVERY_STATUSES, createLedger, type DeliveryRow, type DeliveryStatus } from '../db/deliveries.js';
 import { openDatabase } from '../db/open-database.js';
 import { UsageError } from './usage-error.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      to: { type: 'string' },
+      status: { type: 'string' },
+      task: { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'older-than': { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const sub = positionals.join(' ');
+  if (sub === '') return listDeliveries(loadConfig(), values);
+  if (sub === 'purge') return purgeDeliveries(loadConfig(), values['older-than']);
+  throw new UsageError(`unknown command "deliveries ${sub}"; try start-workers --help`);
+}
 
 export interface DeliveryQuery {
   to?: string;

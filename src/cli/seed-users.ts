@@ -3,7 +3,8 @@
  * the platform's, so tasks addressed by `user_id` can be tried at once. A configured database (the platform's)
  * is never touched.
  */
-import type { Config } from '../config.js';
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../config.js';
 import { openDatabase } from '../db/open-database.js';
 import { UsageError } from './usage-error.js';
 
@@ -13,6 +14,11 @@ export const SAMPLE_USERS = [
   { id: 3, email: 'alan@example.com', full_name: 'Alan Turing', is_active: true },
   { id: 4, email: 'inactive@example.com', full_name: 'Ina Active', is_active: false },
 ] as const;
+
+export async function run(argv: string[]): Promise<number> {
+  parseArgs({ args: argv, options: {}, strict: true });
+  return seedUsers(loadConfig());
+}
 
 export async function seedUsers(config: Config): Promise<number> {
   if (config.env === 'production' || config.database.url || !config.database.embedded) {

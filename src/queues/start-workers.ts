@@ -2,7 +2,7 @@
  * Builds everything a worker process needs once (templates, SMTP pool, database pool, Redis), checks it, and
  * starts one BullMQ Worker per selected queue. Returns a handle whose `close()` drains in-flight jobs.
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DatabaseNotConfiguredError, StartupError, TemplateError } from '../errors.js';
@@ -20,6 +20,7 @@ import { TASK_NAMES, tasks } from '../tasks/registry.js';
 import { renderSample } from '../tasks/render-sample.js';
 import { createRedis } from './connection.js';
 import { checkHealth } from './health.js';
+import { openQueues } from './open-queues.js';
 import { createProcessor, recipientHint, type Processor, type Services } from './process-job.js';
 import { watchWorkers, type WorkerSlot } from './worker-watchdog.js';
 
@@ -98,19 +99,18 @@ export async function startWorkers(
     };
     const processor = createProcessor({ config, logger, services, ledger });
 
+    const handles = openQueues(queueNames, redis, config, logger);
+    closers.push(() => handles.close());
     const slots: WorkerSlot[] = [];
     const workerFor = (queueName: QueueName, slot: WorkerSlot) =>
       createWorker(queueName, redis, trackProgress(slot, processor), config, logger, options);
     for (const queueName of queueNames) {
-      // A Queue per name records the events-stream cap in the queue's meta, which the workers' scripts read.
-      const queue = new Queue(queueName, {
-        connection: redis,
-        prefix: config.redis.prefix,
-        streams: { events: { maxLen: config.retention.eventsMaxLen } },
-      });
-      queue.on('error', (error) => logger.error({ queue: queueName, err: error.message }, 'queue error'));
-      closers.push(() => queue.close());
-      const slot: WorkerSlot = { queue, worker: undefined as unknown as Worker, started: 0, inFlight: 0 };
+      const slot: WorkerSlot = {
+        queue: handles.get(queueName),
+        worker: undefined as unknown as Worker,
+        started: 0,
+        inFlight: 0,
+      };
       slot.worker = workerFor(queueName, slot);
       slots.push(slot);
       closers.push(() => slot.worker.close(true));

@@ -1,0 +1,66 @@
+/** `start-workers` with no command: the workers, until SIGTERM or SIGINT. */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
+import { UsageError } from './usage-error.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      queues: { type: 'string' },
+      concurrency: { type: 'string' },
+      name: { type: 'string' },
+      monitor: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.monitor) {
+    process.stderr.write('start-workers: --monitor (Bull Board and the task API) is not available yet\n');
+    return 2;
+  }
+  const queues = parseQueues(values.queues);
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  if (
+    concurrency !== undefined &&
+    (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000)
+  ) {
+    throw new UsageError(`--concurrency: expected an integer from 1 to 1000, got "${values.concurrency}"`);
+  }
+
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
+  const { startWorkers } = await import('../queues/start-workers.js');
+  const running = await startWorkers(config, logger, { queues, concurrency, name: values.name });
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down: finishing jobs in flight');
+      running.close().then(resolve, (error: Error) => {
+        logger.error({ err: error.message }, 'error during shutdown');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  logger.info('stopped');
+  logger.flush();
+  return 0;
+}
+
+function parseQueues(text: string | undefined): QueueName[] | undefined {
+  if (text === undefined) return undefined;
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const unknown = names.filter((name) => !(QUEUE_NAMES as readonly string[]).includes(name));
+  if (unknown.length || names.length === 0) {
+    throw new UsageError(
+      `--queues: unknown queue ${unknown.join(', ') || '(none)'}; known: ${QUEUE_NAMES.join(', ')}`,
+    );
+  }
+  return names as QueueName[];
+}
