@@ -22,6 +22,7 @@ import { parsePayload } from '../tasks/parse-payload.js';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import { resolveRetry, retryDelayMs, type ResolvedRetry } from './backoff.js';
 import { deliveryKey } from './delivery-key.js';
+import type { WorkerMetrics } from './metrics.js';
 
 export type Services = Omit<TaskContext, 'job' | 'delivery'>;
 
@@ -31,11 +32,13 @@ export interface ProcessorDeps {
   services: Services;
   /** The delivery ledger; undefined when it is off (LEDGER_ENABLED=false or no database). */
   ledger: Ledger | undefined;
+  /** Counts each outcome for /metrics (issue 9). */
+  metrics?: Pick<WorkerMetrics, 'jobOutcome'>;
 }
 
 export type Processor = (job: Job, token?: string) => Promise<unknown>;
 
-export function createProcessor({ config, logger, services, ledger }: ProcessorDeps): Processor {
+export function createProcessor({ config, logger, services, ledger, metrics }: ProcessorDeps): Processor {
   return async (job, token) => {
     const started = performance.now();
     const attempt = Math.max(1, job.attemptsStarted);
@@ -44,8 +47,11 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
     const correlationId =
       typeof data.correlation_id === 'string' ? data.correlation_id.slice(0, 200) : undefined;
     const log = logger.child({ jobId: job.id, task: job.name, queue: job.queueName, attempt, correlationId });
-    const outcome: Outcome = (level, fields) =>
-      log[level]({ durationMs: Math.round(performance.now() - started), to: recipientHint(data), ...fields });
+    const outcome: Outcome = (level, fields) => {
+      const durationMs = performance.now() - started;
+      log[level]({ durationMs: Math.round(durationMs), to: recipientHint(data), ...fields });
+      metrics?.jobOutcome(task?.name ?? 'unknown', String(fields.outcome), durationMs);
+    };
 
     let task: TaskDefinition | undefined;
     let delivery: JobDelivery | undefined;

@@ -22,6 +22,9 @@ import { createRedis } from './connection.js';
 import { checkHealth } from './health.js';
 import { openQueues } from './open-queues.js';
 import { createProcessor, recipientHint, type Processor, type Services } from './process-job.js';
+import { createWorkerMetrics } from './metrics.js';
+import { startObservability } from './observability.js';
+import { healthProbes } from './readiness.js';
 import { watchWorkers, type WorkerSlot } from './worker-watchdog.js';
 
 export interface WorkerOptions {
@@ -88,16 +91,17 @@ export async function startWorkers(
     if (ledger) closers.push(schedulePurge(ledger, config.ledger.retentionDays, logger));
     const findRecipient = await prepareRecipients(database, config, logger);
 
+    const metrics = createWorkerMetrics(); // issue 9: /metrics, stats line, heartbeat counts
     const services: Services = {
       defaults: config.defaults,
       findRecipient,
       // Both are closures over state built once, not methods that need their object.
       render: templates.render,
-      send: mailer.send,
+      send: metrics.timeSend(mailer.send),
       checkHealth: () => checkHealth({ redis, mailer, pool: database?.pool, templates }),
       now: () => new Date(),
     };
-    const processor = createProcessor({ config, logger, services, ledger });
+    const processor = createProcessor({ config, logger, services, ledger, metrics });
 
     const handles = openQueues(queueNames, redis, config, logger);
     closers.push(() => handles.close());
@@ -137,6 +141,20 @@ export async function startWorkers(
     }, 60_000);
     trim.unref();
     closers.push(() => clearInterval(trim));
+    // issue 9: health server, queue gauges, heartbeat, stats line; add breaker probes to `probes` (issue 8).
+    const stopObservability = await startObservability({
+      config,
+      logger,
+      redis,
+      metrics,
+      probes: healthProbes({ redis, mailer, pool: database?.pool, templates }),
+      queues: slots.map((slot) => slot.queue),
+      worker: {
+        name: options.name ?? config.worker.name,
+        concurrency: options.concurrency ?? config.worker.concurrency,
+      },
+    });
+    closers.push(stopObservability);
     logger.info(
       {
         queues: queueNames,

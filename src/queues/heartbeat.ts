@@ -1,0 +1,131 @@
+/**
+ * Live workers, as Flower shows them: every worker process (and any other process that feeds the queues, such
+ * as the Celery bridge) publishes a heartbeat to Redis; the monitor's `/workers` and `/api/stats` read them.
+ *
+ * The shape in Redis, under the queues' prefix (QUEUE_PREFIX, `bull` by default):
+ *   <prefix>:email-workers:heartbeats          sorted set: member = process id, score = last heartbeat (epoch ms)
+ *   <prefix>:email-workers:heartbeat:<id>      string: the JSON {@link Heartbeat}, expiring after an hour
+ * A publisher writes both every `interval_ms` in one MULTI. A process whose last heartbeat is older than three
+ * intervals, or that wrote `stopped_at` on its way out, is gone; entries older than an hour are dropped.
+ */
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+
+export interface Heartbeat {
+  /** Unique per process: `<name>:<pid>:<start time>`. */
+  id: string;
+  /** `email-workers` for a worker process; a bridge publishes `celery-bridge`. */
+  kind: string;
+  name: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  started_at: string;
+  last_heartbeat: string;
+  interval_ms: number;
+  jobs_processed: number;
+  jobs_failed: number;
+  /** Set by the last heartbeat of a process that shut down cleanly. */
+  stopped_at?: string;
+}
+
+export interface WorkerStatus extends Heartbeat {
+  alive: boolean;
+  uptime_s: number;
+}
+
+const RECORD_TTL_S = 3_600;
+const GONE_AFTER_INTERVALS = 3;
+
+export const heartbeatKeys = (prefix: string) => ({
+  index: `${prefix}:email-workers:heartbeats`,
+  record: (id: string) => `${prefix}:email-workers:heartbeat:${id}`,
+});
+
+export interface HeartbeatSource {
+  kind: string;
+  name: string;
+  queues: readonly string[];
+  concurrency: number;
+  /** Read at each beat. */
+  counts(): { jobs_processed: number; jobs_failed: number };
+}
+
+export interface HeartbeatPublisher {
+  readonly id: string;
+  /** Writes a last heartbeat with `stopped_at`, so the monitor shows the process gone at once. */
+  stop(): Promise<void>;
+}
+
+export function startHeartbeat(
+  redis: Redis,
+  prefix: string,
+  source: HeartbeatSource,
+  intervalMs: number,
+  logger: Logger,
+): HeartbeatPublisher {
+  const started = new Date();
+  const id = `${source.name}:${process.pid}:${started.getTime()}`;
+  const keys = heartbeatKeys(prefix);
+  const beat = async (stoppedAt?: Date) => {
+    const now = new Date();
+    const heartbeat: Heartbeat = {
+      id,
+      kind: source.kind,
+      name: source.name,
+      host: hostname(),
+      pid: process.pid,
+      queues: [...source.queues],
+      concurrency: source.concurrency,
+      started_at: started.toISOString(),
+      last_heartbeat: now.toISOString(),
+      interval_ms: intervalMs,
+      ...source.counts(),
+      ...(stoppedAt ? { stopped_at: stoppedAt.toISOString() } : {}),
+    };
+    await redis
+      .multi()
+      .set(keys.record(id), JSON.stringify(heartbeat), 'EX', RECORD_TTL_S)
+      .zadd(keys.index, now.getTime(), id)
+      .zremrangebyscore(keys.index, '-inf', now.getTime() - RECORD_TTL_S * 1000)
+      .exec();
+  };
+  const publish = () =>
+    beat().catch((error: Error) => logger.debug({ err: error.message }, 'heartbeat not published'));
+  void publish();
+  const timer = setInterval(publish, intervalMs);
+  timer.unref();
+  return {
+    id,
+    async stop() {
+      clearInterval(timer);
+      await beat(new Date()).catch(() => undefined);
+    },
+  };
+}
+
+/** Every process that published within the last hour, newest first, each marked alive or gone. */
+export async function listWorkers(redis: Redis, prefix: string, now = Date.now()): Promise<WorkerStatus[]> {
+  const keys = heartbeatKeys(prefix);
+  const ids = await redis.zrevrangebyscore(keys.index, '+inf', now - RECORD_TTL_S * 1000);
+  if (ids.length === 0) return [];
+  const records = await redis.mget(ids.map((id) => keys.record(id)));
+  return records.flatMap((text) => {
+    if (!text) return [];
+    try {
+      const heartbeat = JSON.parse(text) as Heartbeat;
+      const last = Date.parse(heartbeat.last_heartbeat);
+      const alive =
+        !heartbeat.stopped_at && now - last <= GONE_AFTER_INTERVALS * Math.max(heartbeat.interval_ms, 1_000);
+      const uptime_s = Math.round(
+        ((heartbeat.stopped_at ? Date.parse(heartbeat.stopped_at) : now) - Date.parse(heartbeat.started_at)) /
+          1000,
+      );
+      return [{ ...heartbeat, alive, uptime_s }];
+    } catch {
+      return [];
+    }
+  });
+}
