@@ -17,7 +17,8 @@ Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)
   --concurrency N     jobs at once per queue (default: WORKER_CONCURRENCY, 10)
   --name NAME         worker name shown in Redis (default: email-worker@<host>)
-  --monitor           the monitor (Bull Board and task API); not available yet
+  --monitor           run the monitor instead of workers: Bull Board, /workers, /templates, /outbox,
+                      /deliveries, the task API under /api and /metrics on MONITOR_PORT (5555)
 
 Options for deliveries:
   --to ADDRESS        only this recipient
@@ -39,6 +40,7 @@ Examples:
   start-workers migrate
   start-workers deliveries --to ada@example.com --since 1d
   start-workers deliveries purge --older-than 90d
+  MONITOR_USER=ops MONITOR_PASSWORD=… API_TOKEN=… start-workers --monitor
   SMTP_HOST=smtp.example.com FROM_ADDRESS=no-reply@example.com NODE_ENV=production start-workers
 `;
 
