@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { createLedger } from '../db/deliveries.js';
 import { openDatabase } from '../db/open-database.js';
 import { loadTemplates } from '../mail/templates.js';
-import { createRedis } from '../queues/connection.js';
+import { createRedis, waitUntilReady } from '../queues/connection.js';
 import { livenessBody } from '../queues/health-server.js';
 import { listWorkers } from '../queues/heartbeat.js';
 import { registerQueueGauges } from '../queues/metrics.js';
@@ -146,9 +146,14 @@ export async function startMonitor(
         { text: 'Task API', url: `${base}/api/docs` },
       ],
     });
-    router.use('/queues', (req, res, next) => boards[viewerOf(res).role](req, res, next));
+    // Pages that read Redis wait for the connection a moment, then say it is down instead of failing.
+    const redisReady = (_req: Request, res: Response, next: NextFunction) =>
+      waitUntilReady(redis, 1_000).then(next, () => {
+        res.status(503).set('Retry-After', '1').type('text/plain').send('Redis is unavailable\n');
+      });
+    router.use('/queues', redisReady, (req, res, next) => boards[viewerOf(res).role](req, res, next));
     router.get('/', (_req, res) => res.redirect(`${base}/queues`));
-    router.get('/workers', async (_req, res) => {
+    router.get('/workers', redisReady, async (_req, res) => {
       res.type('html').send(workersPage(context(res), await listWorkers(redis, config.redis.prefix)));
     });
     router.get('/templates', (_req, res) => void res.type('html').send(templatesPage(context(res), gallery)));

@@ -35,14 +35,9 @@ export const enqueueQuery = z.object({
 });
 
 export const idempotencyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(255)
-    .optional()
-    .meta({
-      description: 'The same key and body again answer 200 with the first job; another body answers 422',
-    }),
+  'idempotency-key': z.string().min(1).max(255).optional().meta({
+    description: 'The same key and body again answer 200 with the first job; another body answers 422',
+  }),
 });
 
 export const enqueued = z
@@ -74,12 +69,9 @@ export const jobIdParams = z.object({
 });
 
 export const jobLookupQuery = z.object({
-  queue: z
-    .enum(QUEUE_NAMES)
-    .optional()
-    .meta({
-      description: 'Only needed when the same id exists in several queues (plain numeric BullMQ ids)',
-    }),
+  queue: z.enum(QUEUE_NAMES).optional().meta({
+    description: 'Only needed when the same id exists in several queues (plain numeric BullMQ ids)',
+  }),
 });
 
 export const listJobsQuery = z.object({
