@@ -1,6 +1,7 @@
 /**
  * `/deliveries`: the delivery ledger, filterable by recipient, task, status and time, `unknown` rows first (a
- * person must decide those), with the operator's action that resolves one.
+ * person must decide those), with the operator's action that resolves one. Recipients are masked, and subjects
+ * left out: a subject may greet the recipient by name (`start-workers deliveries` shows them at a terminal).
  */
 import type { DeliveryFilter, DeliveryRow } from '../../db/deliveries.js';
 import { DELIVERY_STATUSES, type DeliveryStatus } from '../../db/delivery-statuses.js';
@@ -91,7 +92,6 @@ export function deliveriesPage(
         <td>${row.status}</td>
         <td>${row.task}</td>
         <td>${maskEmail(row.recipient) ?? ''}</td>
-        <td>${maskEmailsIn(row.subject ?? '')}</td>
         <td>${row.attempts}</td>
         <td>${row.job_id}</td>
         <td>${row.message_id ?? ''}</td>
@@ -112,7 +112,6 @@ export function deliveriesPage(
             <th>status</th>
             <th>task</th>
             <th>recipient</th>
-            <th>subject</th>
             <th>attempts</th>
             <th>job</th>
             <th>message id</th>
@@ -125,7 +124,7 @@ export function deliveriesPage(
             body.length
               ? body
               : html`<tr>
-                  <td colspan="10">no deliveries match</td>
+                  <td colspan="9">no deliveries match</td>
                 </tr>`
           }
         </tbody>
