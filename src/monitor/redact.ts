@@ -44,6 +44,8 @@ export function redactJobValue(value: unknown, key = ''): unknown {
  */
 export function redactDeep(value: unknown, key = ''): unknown {
   if (SECRET_KEYS.has(key.toLowerCase())) return value === undefined || value === null ? value : REDACTED;
+  // `email-worker@<host>` is the worker's name, not an address.
+  if (key === 'processedBy') return value;
   if (typeof value === 'string') return maskEmailsIn(value);
   if (Array.isArray(value)) return value.map((item) => redactDeep(item));
   if (value && typeof value === 'object') {
