@@ -120,7 +120,6 @@ describe('the operator', () => {
     await expect(card.locator('.subject').textContent()).resolves.toMatch(/verification code/i);
     const frame = card.frameLocator('iframe');
     await frame.getByText('482913').first().waitFor();
-    await card.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SCREENSHOTS}/templates.png` });
   });
 });
