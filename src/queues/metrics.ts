@@ -110,9 +110,6 @@ export function createWorkerMetrics(): WorkerMetrics {
   };
 }
 
-/** The states a queue-depth gauge reports; `waiting` includes prioritised jobs (and those of a paused queue). */
-export const QUEUE_GAUGE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
-
 /**
  * `email_queue_jobs{queue,state}`, read from Redis at each scrape: served by every worker process and by the
  * monitor. A scrape while Redis is down leaves the gauge empty rather than failing `/metrics`.
