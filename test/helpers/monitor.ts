@@ -2,11 +2,9 @@
  * The real monitor app in the test process on a random loopback port, on a test's queue prefix, plus a fetch
  * that records every response body (for the leak checks) and knows the logins.
  */
-import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import { startMonitor, type Monitor, type MonitorOptions } from '../../src/monitor/app.js';
-import { testEnv } from './workers.js';
+import { capturedLogger, testEnv } from './workers.js';
 
 export const OPERATOR = { user: 'ops', password: 'operator-secret-1' };
 export const VIEWER = { user: 'watcher', password: 'viewer-secret-22' };
@@ -48,18 +46,8 @@ export async function startTestMonitor(
   options: MonitorOptions = {},
 ): Promise<TestMonitor> {
   const config = loadConfig(testEnv(prefix, env));
-  const logs: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-      callback();
-    },
-  });
-  const monitor = await startMonitor(config, createLogger({ level: 'debug', destination }), {
-    port: 0,
-    host: '127.0.0.1',
-    ...options,
-  });
+  const { logs, logger } = capturedLogger('debug');
+  const monitor = await startMonitor(config, logger, { port: 0, host: '127.0.0.1', ...options });
   const bodies: string[] = [];
   return {
     config,

@@ -81,8 +81,14 @@ describe('the operator', () => {
       await main.getByText(queue, { exact: true }).first().waitFor();
     }
     // auth_emails holds one sent and one failed job; the others none.
-    await main.getByText(/failed\s*1/i).first().waitFor();
-    await main.getByText(/completed\s*1/i).first().waitFor();
+    await main
+      .getByText(/failed\s*1/i)
+      .first()
+      .waitFor();
+    await main
+      .getByText(/completed\s*1/i)
+      .first()
+      .waitFor();
     await expect(main.getByText('2 Jobs').count()).resolves.toBe(1);
     await page.screenshot({ path: `${SCREENSHOTS}/board.png` });
   });

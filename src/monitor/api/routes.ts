@@ -36,6 +36,12 @@ export interface ApiRoute {
 }
 
 const UNAVAILABLE = { 503: { description: 'Redis unreachable (Retry-After: 1)' } };
+/** What every route that takes a job id may answer besides its success. */
+const JOB_LOOKUP = {
+  404: { description: 'No such job' },
+  409: { description: 'The job is in a state that does not allow this, or its id exists in several queues' },
+  ...UNAVAILABLE,
+};
 
 export const API_ROUTES: readonly ApiRoute[] = [
   {
@@ -81,9 +87,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     query: jobLookupQuery,
     responses: {
       200: { description: 'The job', body: jobView },
-      404: { description: 'No such job' },
-      409: { description: 'The id exists in several queues: add ?queue=' },
-      ...UNAVAILABLE,
+      ...JOB_LOOKUP,
     },
   },
   {
@@ -95,9 +99,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     query: jobLookupQuery,
     responses: {
       200: { description: 'Cancelled', body: jobView },
-      404: { description: 'No such job' },
-      409: { description: 'The job is active or finished' },
-      ...UNAVAILABLE,
+      ...JOB_LOOKUP,
     },
   },
   {
@@ -109,9 +111,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     query: jobLookupQuery,
     responses: {
       200: { description: 'Waiting again', body: jobView },
-      404: { description: 'No such job' },
-      409: { description: 'The job has not failed' },
-      ...UNAVAILABLE,
+      ...JOB_LOOKUP,
     },
   },
   {
