@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     // Only the service's throughput with the ledger on, e.g. to try a setting.
     'throughput-only': { type: 'boolean', default: false },
     'latency-ledger': { type: 'string', default: 'true' },
+    // Only the enqueue rates (the typed client and the HTTP API).
+    'enqueue-only': { type: 'boolean', default: false },
     'latency-target': { type: 'string', default: 'service' },
   },
 });
@@ -406,6 +408,8 @@ interface EnqueueRates {
   concurrentPerSecond: number;
   /** POST /api/tasks/:name on the monitor, API_CONNECTIONS keep-alive connections. */
   apiPerSecond: number;
+  /** The same requests to bench/bare-api.ts: express answering 202 without doing anything. */
+  bareApiPerSecond: number;
 }
 
 const API_CONNECTIONS = 50;
@@ -431,13 +435,18 @@ async function enqueueRates(database: BenchDatabase): Promise<EnqueueRates> {
   );
   const concurrentPerSecond = concurrent.length / ((now() - t) / 1000);
   await client.close();
-  const apiPerSecond = await apiEnqueueRate(prefix, database);
+  const apiPerSecond = await apiEnqueueRate(prefix, database, false);
+  const bareApiPerSecond = await apiEnqueueRate(prefix, database, true);
   await removePrefix(prefix, REDIS_URL);
-  return { singlePerSecond, bulkPerSecond, concurrentPerSecond, apiPerSecond };
+  return { singlePerSecond, bulkPerSecond, concurrentPerSecond, apiPerSecond, bareApiPerSecond };
 }
 
 /** Runs `task(i)` for i in 0..count-1, `width` at a time. */
-async function inParallel(width: number, count: number, task: (i: number) => Promise<unknown>): Promise<void> {
+async function inParallel(
+  width: number,
+  count: number,
+  task: (i: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: width }, async () => {
@@ -446,20 +455,25 @@ async function inParallel(width: number, count: number, task: (i: number) => Pro
   );
 }
 
-/** `start-workers --monitor` in production mode, and N POSTs over API_CONNECTIONS keep-alive connections. */
-async function apiEnqueueRate(prefix: string, database: BenchDatabase): Promise<number> {
+/**
+ * `start-workers --monitor` in production mode (or the bare express baseline), and N POSTs over API_CONNECTIONS
+ * keep-alive connections.
+ */
+async function apiEnqueueRate(prefix: string, database: BenchDatabase, bare: boolean): Promise<number> {
   const port = await freePort();
-  const monitor = await startProcess(
-    ['dist/cli/start-workers.js', '--monitor'],
-    {
-      ...serviceEnv(prefix, 25, database, false),
-      MONITOR_PORT: String(port),
-      MONITOR_USER: 'bench',
-      MONITOR_PASSWORD: 'bench-password',
-      API_TOKEN,
-    },
-    'monitor listening',
-  );
+  const monitor = bare
+    ? await startProcess(['--import', 'tsx', 'bench/bare-api.ts', String(port)], {}, 'bare api listening')
+    : await startProcess(
+        ['dist/cli/start-workers.js', '--monitor'],
+        {
+          ...serviceEnv(prefix, 25, database, false),
+          MONITOR_PORT: String(port),
+          MONITOR_USER: 'bench',
+          MONITOR_PASSWORD: 'bench-password',
+          API_TOKEN,
+        },
+        'monitor listening',
+      );
   const agent = new http.Agent({ keepAlive: true, maxSockets: API_CONNECTIONS });
   const post = (i: number) => {
     const request = requests(1, i)[0]!;
@@ -520,6 +534,10 @@ if (args['throughput-only']) {
       () => database.close().then(() => sink.stop()),
     ),
   );
+  process.exit(0);
+}
+if (args['enqueue-only']) {
+  console.log(await enqueueRates(database).finally(() => database.close().then(() => sink.stop())));
   process.exit(0);
 }
 if (args['latency-only']) {
@@ -638,9 +656,9 @@ function table(r: {
     '',
     `Enqueue (tasks/s): the typed client, and POST /api/tasks/:name over ${API_CONNECTIONS} keep-alive connections`,
     '',
-    `| client, one at a time | client, bulk (500 a call) | client, ${API_CONNECTIONS} in flight | HTTP API, ${API_CONNECTIONS} connections |`,
-    '|---|---|---|---|',
-    `| ${f(r.enqueue.singlePerSecond)} | ${f(r.enqueue.bulkPerSecond)} | ${f(r.enqueue.concurrentPerSecond)} | ${f(r.enqueue.apiPerSecond)} |`,
+    `| client, one at a time | client, bulk (500 a call) | client, ${API_CONNECTIONS} in flight | HTTP API, ${API_CONNECTIONS} connections | bare express, same requests | API × bare |`,
+    '|---|---|---|---|---|---|',
+    `| ${f(r.enqueue.singlePerSecond)} | ${f(r.enqueue.bulkPerSecond)} | ${f(r.enqueue.concurrentPerSecond)} | ${f(r.enqueue.apiPerSecond)} | ${f(r.enqueue.bareApiPerSecond)} | ${f(r.enqueue.apiPerSecond / r.enqueue.bareApiPerSecond, 2)} |`,
   ]
     .filter((line, i, all) => line !== '' || all[i - 1] !== '')
     .join('\n');

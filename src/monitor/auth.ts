@@ -19,10 +19,15 @@ export interface Viewer {
   open: boolean;
 }
 
-/** Equal-length digests, so neither the content nor the length of the secret shows in the timing. */
-export function safeEqual(given: string, expected: string): boolean {
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * A constant-time check against one secret: equal-length digests, so neither the content nor the length of the
+ * secret shows in the timing. The secret's digest is computed once.
+ */
+export function secretMatcher(expected: string): (given: string) => boolean {
+  const expectedDigest = digest(expected);
+  return (given) => timingSafeEqual(digest(given), expectedDigest);
 }
 
 export function viewerOf(res: Response): Viewer {
@@ -31,8 +36,15 @@ export function viewerOf(res: Response): Viewer {
 
 export function basicAuth(config: MonitorConfig, failures: FailedLogins): RequestHandler {
   const { operator, viewer } = config;
+  const matchers = operator && {
+    operatorUser: secretMatcher(operator.user),
+    operatorPassword: secretMatcher(operator.password),
+    // Without a viewer login these compare against the operator's, so every request costs the same.
+    viewerUser: secretMatcher((viewer ?? operator).user),
+    viewerPassword: secretMatcher((viewer ?? operator).password),
+  };
   return (req, res, next) => {
-    if (!operator) {
+    if (!matchers) {
       res.locals.viewer = { role: 'operator', user: 'anyone', open: true } satisfies Viewer;
       return next();
     }
@@ -40,10 +52,10 @@ export function basicAuth(config: MonitorConfig, failures: FailedLogins): Reques
     const [user, password] = basicCredentials(req.headers.authorization);
     // Every comparison runs: which part failed, and for which login, must not show in the timing either.
     const checks = [
-      safeEqual(user, operator.user),
-      safeEqual(password, operator.password),
-      safeEqual(user, viewer?.user ?? operator.user),
-      safeEqual(password, viewer?.password ?? operator.password),
+      matchers.operatorUser(user),
+      matchers.operatorPassword(password),
+      matchers.viewerUser(user),
+      matchers.viewerPassword(password),
     ];
     const asOperator = checks[0]! && checks[1]!;
     const asViewer = viewer !== undefined && checks[2]! && checks[3]!;
@@ -69,12 +81,13 @@ export function bearerAuth(
   failures: FailedLogins,
   reject: (res: Response, status: number, code: string, message: string) => void,
 ): RequestHandler {
+  const matches = token ? secretMatcher(token) : undefined;
   return (req, res, next) => {
-    if (!token) return next();
+    if (!matches) return next();
     if (tooMany(req, res, failures, () => reject(res, 429, 'TOO_MANY_REQUESTS', 'too many failed logins')))
       return;
     const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    if (match && safeEqual(match[1]!.trim(), token)) return next();
+    if (match && matches(match[1]!.trim())) return next();
     if (req.headers.authorization) failures.record(clientAddress(req));
     res.set('WWW-Authenticate', 'Bearer realm="email-workers api"');
     reject(res, 401, 'UNAUTHORIZED', 'a valid Authorization: Bearer API_TOKEN header is required');

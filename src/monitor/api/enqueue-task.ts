@@ -27,7 +27,6 @@ export const enqueueTask: ApiHandler = async (request, context) => {
   validate(task, request.body);
 
   const jobId = jobIdForKey(task.name, key ?? randomUUID());
-  const queue = context.queues.get(task.queue);
   const reply = (status: number, state: string, headers?: Record<string, string>) => ({
     status,
     body: { job_id: jobId, task: task.name, queue: task.queue, status: state },
@@ -46,15 +45,15 @@ export const enqueueTask: ApiHandler = async (request, context) => {
       );
     }
     if (use === 'replay') {
-      const first = await queue.getJob(jobId);
+      const first = await context.queues.get(task.queue).getJob(jobId);
       // Gone (removed after it finished, or the first request failed before adding it): adding it again is safe,
       // since the job id dedupes a job that still exists and the ledger an email that was sent.
-      if (!first) await queue.add(task.name, request.body, jobOptions(task, jobId, options));
+      if (!first) await context.add(task.queue, task.name, request.body, jobOptions(task, jobId, options));
       const state = first ? await first.getState() : 'waiting';
       return reply(200, statusOf(state), { 'Idempotent-Replay': 'true' });
     }
   }
-  await queue.add(task.name, request.body, jobOptions(task, jobId, options));
+  await context.add(task.queue, task.name, request.body, jobOptions(task, jobId, options));
   return reply(202, 'queued');
 };
 
