@@ -187,7 +187,9 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
         findRecipient: async (userId) => {
           enter('looking up the recipient', 'database');
           const recipient = await services.findRecipient(userId);
-          breakers.success('database');
+          // With the ledger on, its own statements say whether the database works for us (its schema may be gone
+          // while the users table answers).
+          if (!deps.ledger) breakers.success('database');
           return recipient;
         },
         delivery: {
@@ -228,7 +230,12 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           return sent;
         },
       };
-      const result = await withTimeout(task.handle(payload, ctx), run, config.worker.jobTimeoutMs);
+      const result = await withTimeout(
+        task.handle(payload, ctx),
+        run,
+        config.worker.jobTimeoutMs,
+        config.smtp.socketTimeoutMs,
+      );
       const skipped = (result as { duplicate?: boolean } | undefined)?.duplicate === true;
       outcome('info', {
         outcome: task.queue === 'system' ? 'completed' : skipped ? 'skipped' : 'sent',
@@ -423,18 +430,24 @@ function expiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: D
 }
 
 /**
- * Gives the run up after `timeoutMs` — its message withdrawn wherever it is, waiting for a connection or being
- * transmitted — unless the server has accepted it: then it runs to its end, since abandoning it would turn a
- * late ledger write into a retry and a second email.
+ * Gives the run up after `timeoutMs` — its message withdrawn while it waits for a pooled connection or is in the
+ * envelope — unless the server has accepted it: then it runs to its end, since abandoning it would turn a late
+ * ledger write into a retry and a second email. A message being transmitted gets until its reply or the SMTP
+ * socket timeout (`transmitGraceMs`) first: cutting it sooner would not stop the server from accepting what it
+ * has, it would only make the outcome unknown and the retry a second copy.
  */
-function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number): Promise<T> {
+function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number, transmitGraceMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const giveUp = () =>
+    run.controller.abort(new JobTimeoutError(timeoutMs, run.phase.dependency, run.phase.name));
   const aborted = new Promise<never>((_, reject) => {
-    const onAbort = () => reject(run.controller.signal.reason);
-    run.controller.signal.addEventListener('abort', onAbort, { once: true });
+    run.controller.signal.addEventListener('abort', () => reject(run.controller.signal.reason), {
+      once: true,
+    });
     timer = setTimeout(() => {
       if (run.accepted) return;
-      run.controller.abort(new JobTimeoutError(timeoutMs, run.phase.dependency, run.phase.name));
+      if (run.dataStarted) timer = setTimeout(() => run.accepted || giveUp(), transmitGraceMs);
+      else giveUp();
     }, timeoutMs);
   });
   // A run given up leaves its handler behind: whatever that still throws is already accounted for.
