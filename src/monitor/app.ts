@@ -14,7 +14,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { JobsOptions } from 'bullmq';
 import { batched } from '../db/batch.js';
-import { createLedger } from '../db/deliveries.js';
+import { createLedger } from '../db/ledger/index.js';
 import { openDatabase } from '../db/open-database.js';
 import { loadTemplates } from '../mail/templates.js';
 import { createRedis, waitUntilReady } from '../queues/connection.js';
@@ -35,7 +35,7 @@ import { OPEN_WARNING, type PageContext } from './pages/layout.js';
 import { outboxPage } from './pages/outbox.js';
 import { renderGallery, templatesPage } from './pages/templates.js';
 import { workersPage } from './pages/workers.js';
-import { ResolveNotAvailableError, resolveNotAvailable, type ResolveDelivery } from './resolve-delivery.js';
+import { ledgerResolver, NothingToResolveError, type ResolveDelivery } from './resolve-delivery.js';
 
 export interface MonitorOptions {
   /** Overrides MONITOR_PORT (tests pass 0 for a free port). */
@@ -118,7 +118,7 @@ export async function startMonitor(
     });
     if (database) closers.push(() => database.close());
     const ledger = database ? createLedger(database.pool, config.ledger.schema) : undefined;
-    const resolveDelivery = options.resolveDelivery ?? resolveNotAvailable;
+    const resolveDelivery = options.resolveDelivery ?? ledgerResolver(ledger, handles);
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
@@ -203,13 +203,18 @@ export async function startMonitor(
         if (typeof key !== 'string' || !key || (resolution !== 'sent' && resolution !== 'resend')) {
           return void res.status(400).type('text/plain').send('expected key and resolution=sent|resend\n');
         }
+        const who = `monitor:${viewerOf(res).user}`;
+        let resolved;
         try {
-          await resolveDelivery(key, resolution, viewerOf(res).user);
+          resolved = await resolveDelivery(key, resolution, who);
         } catch (error) {
-          if (!(error instanceof ResolveNotAvailableError)) throw error;
-          return void res.status(501).type('text/plain').send(`${error.message}\n`);
+          if (!(error instanceof NothingToResolveError)) throw error;
+          return void res.status(409).type('text/plain').send(`${error.message}\n`);
         }
-        logger.info({ key, resolution, by: viewerOf(res).user }, 'delivery resolved from the monitor');
+        logger.info(
+          { key, resolution, by: who, replayed: resolved.replayed },
+          'delivery resolved from the monitor',
+        );
         res.redirect(303, `${base}/deliveries?status=unknown`);
       },
     );

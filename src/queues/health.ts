@@ -8,12 +8,14 @@ import type { Pool } from '../db/pool.js';
 import type { Templates } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
 import type { ComponentStatus, HealthReport } from '../tasks/define-task.js';
+import type { Breakers } from './breakers.js';
 
 export interface HealthTargets {
   redis: Redis;
   mailer: Mailer;
   pool: Pool | undefined;
   templates: Templates;
+  breakers: Breakers;
 }
 
 const PROBE_TIMEOUT_MS = 5_000;
@@ -24,7 +26,10 @@ export function componentChecks({
   mailer,
   pool,
   templates,
-}: HealthTargets): Record<keyof HealthReport['components'], () => Promise<ComponentStatus>> {
+}: Omit<HealthTargets, 'breakers'>): Record<
+  keyof HealthReport['components'],
+  () => Promise<ComponentStatus>
+> {
   return {
     redis: () =>
       probe(async () => {
@@ -50,12 +55,15 @@ export async function checkHealth(targets: HealthTargets): Promise<HealthReport>
     checks.templates(),
   ]);
   const components = { redis, smtp, database, templates };
+  const breakerStates = targets.breakers.status();
+  const open = Object.values(breakerStates).some((b) => b.state !== 'closed');
   return {
-    status: Object.values(components).every((c) => c.ok) ? 'healthy' : 'unhealthy',
+    status: Object.values(components).every((c) => c.ok) && !open ? 'healthy' : 'unhealthy',
     service: 'email_workers',
     config_loaded: true,
     timestamp: new Date().toISOString(),
     components,
+    breakers: breakerStates,
   };
 }
 

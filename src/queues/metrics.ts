@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
+import type { BreakerState } from './breakers.js';
 
 /** What the processor logs as a job's `outcome`. */
 export type JobOutcome = 'sent' | 'completed' | 'skipped' | 'retry' | 'failed' | 'expired';
@@ -30,7 +31,6 @@ export interface WorkerMetrics {
   totals(): Readonly<JobTotals>;
 }
 
-export type BreakerState = 'closed' | 'half_open' | 'open';
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 // Email jobs take from milliseconds (a duplicate) to a minute (a slow SMTP server at its timeout).
@@ -80,6 +80,8 @@ export function createWorkerMetrics(): WorkerMetrics {
     jobOutcome(task, outcome, durationMs) {
       counters[outcome as JobOutcome]?.inc({ task });
       jobDuration.observe({ task, outcome }, durationMs / 1000);
+      // A run the process gave back (shutdown, lost lock) is not the job's: it runs again elsewhere.
+      if (outcome === 'returned') return;
       totals.total++;
       if (outcome === 'sent' || outcome === 'completed') totals.sent++;
       else if (outcome === 'skipped') totals.skipped++;

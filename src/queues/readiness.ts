@@ -5,7 +5,7 @@
  */
 import type { ComponentStatus } from '../tasks/define-task.js';
 import { componentChecks, type HealthTargets } from './health.js';
-import type { BreakerState } from './metrics.js';
+import type { BreakerState } from './breakers.js';
 
 export interface ComponentProbe {
   /** The component's name in the readiness report (`redis`, `smtp`, `breaker:smtp`, …). */
@@ -18,19 +18,19 @@ export interface Readiness {
   components: Record<string, ComponentStatus>;
 }
 
-export function healthProbes(targets: HealthTargets): ComponentProbe[] {
+export function healthProbes(targets: Omit<HealthTargets, 'breakers'>): ComponentProbe[] {
   return Object.entries(componentChecks(targets)).map(([name, check]) => ({ name, check }));
 }
 
-/** A circuit breaker as a component: usable unless open. */
+/** A circuit breaker as a component: ready only when closed (half-open is still probing, its workers paused). */
 export function breakerProbe(dependency: string, state: () => BreakerState): ComponentProbe {
   return {
     name: `breaker:${dependency}`,
     check: () => {
       const current = state();
-      return current === 'open'
-        ? { ok: false, error: 'circuit breaker open' }
-        : { ok: true, detail: current };
+      return current === 'closed'
+        ? { ok: true }
+        : { ok: false, error: `circuit breaker ${current.replace('_', '-')}` };
     },
   };
 }

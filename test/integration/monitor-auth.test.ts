@@ -136,15 +136,15 @@ describe('the operator', () => {
     expect(response.status).toBe(403);
   });
 
-  it('gets 501 from the resolve action until the ledger offers it', async () => {
+  it('gets 409 from the resolve action when there is no ledger to resolve in', async () => {
     const response = await m.request('/deliveries/resolve', {
       method: 'POST',
       auth: basic(OPERATOR),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'key=send_welcome_email~k&resolution=sent',
     });
-    expect(response.status).toBe(501);
-    expect(response.text).toMatch(/not available yet/);
+    expect(response.status).toBe(409);
+    expect(response.text).toMatch(/ledger is off/);
   });
 
   it('is refused a change sent from another origin', async () => {

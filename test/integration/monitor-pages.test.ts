@@ -186,4 +186,49 @@ describe('/deliveries', () => {
     expect((await page('/deliveries')).text).toContain('/deliveries/resolve');
     expect((await page('/deliveries', VIEWER)).text).not.toContain('/deliveries/resolve');
   });
+
+  it('lets the operator resolve an unknown delivery as sent, which replays its failed job as a duplicate', async () => {
+    const events = await w.events('booking_emails');
+    // Too late to send: it fails at once, and the ledger holds a row for its key.
+    const job = await w
+      .queue('booking_emails')
+      .add(
+        'send_booking_confirmation',
+        { user_id: 7, email: 'resolve@example.com', booking_data: {}, expires_at: '2000-01-01T00:00:00Z' },
+        { jobId: 'resolve-me' },
+      );
+    await expect(job.waitUntilFinished(events, 15_000)).rejects.toThrow(/expired/);
+    const key = 'send_booking_confirmation~resolve-me';
+    await db.pool.query(
+      `UPDATE ${db.schema}.email_deliveries SET status = 'unknown' WHERE idempotency_key = $1`,
+      [key],
+    );
+
+    const response = await m.request('/deliveries/resolve', {
+      method: 'POST',
+      auth: basic(OPERATOR),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `key=${encodeURIComponent(key)}&resolution=sent`,
+    });
+    expect(response.status).toBe(303);
+    const { rows } = await db.pool.query(
+      `SELECT status, resolved_by FROM ${db.schema}.email_deliveries WHERE idempotency_key = $1`,
+      [key],
+    );
+    expect(rows[0]).toEqual({ status: 'sent', resolved_by: 'monitor:ops' });
+    await waitFor(
+      async () => (await w.queue('booking_emails').getJob('resolve-me'))?.returnvalue?.duplicate === true,
+      {
+        what: 'the replayed job to complete as a duplicate',
+      },
+    );
+
+    const again = await m.request('/deliveries/resolve', {
+      method: 'POST',
+      auth: basic(OPERATOR),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `key=${encodeURIComponent(key)}&resolution=sent`,
+    });
+    expect(again.status).toBe(409);
+  });
 });

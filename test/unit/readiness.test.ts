@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { breakerProbe, checkReadiness, type ComponentProbe } from '../../src/queues/readiness.js';
-import type { BreakerState } from '../../src/queues/metrics.js';
+import type { BreakerState } from '../../src/queues/breakers.js';
 
 const ok = (name: string): ComponentProbe => ({ name, check: () => ({ ok: true }) });
 
@@ -31,14 +31,14 @@ describe('checkReadiness', () => {
     });
   });
 
-  it('takes a circuit breaker as one more component: open means not ready', async () => {
+  it('takes a circuit breaker as one more component: ready only while closed', async () => {
     let state: BreakerState = 'closed';
     const probes = [ok('smtp'), breakerProbe('smtp', () => state)];
     expect((await checkReadiness(probes)).ready).toBe(true);
     state = 'half_open';
     expect((await checkReadiness(probes)).components['breaker:smtp']).toEqual({
-      ok: true,
-      detail: 'half_open',
+      ok: false,
+      error: 'circuit breaker half-open',
     });
     state = 'open';
     const open = await checkReadiness(probes);

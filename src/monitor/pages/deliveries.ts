@@ -3,7 +3,7 @@
  * person must decide those), with the operator's action that resolves one. Recipients are masked, and subjects
  * left out: a subject may greet the recipient by name (`start-workers deliveries` shows them at a terminal).
  */
-import type { DeliveryFilter, DeliveryRow } from '../../db/deliveries.js';
+import type { DeliveryFilter, DeliveryRow } from '../../db/ledger/index.js';
 import { DELIVERY_STATUSES, type DeliveryStatus } from '../../db/delivery-statuses.js';
 import { maskEmail, maskEmailsIn } from '../../logger.js';
 import { TASK_NAMES } from '../../tasks/registry.js';
