@@ -65,6 +65,9 @@ describe('/health/ready', () => {
     const { status, text } = await get('/health/ready');
     expect(status, text).toBe(200);
     expect(Object.keys(JSON.parse(text).components).sort()).toEqual([
+      'breaker:database',
+      'breaker:redis',
+      'breaker:smtp',
       'database',
       'redis',
       'smtp',
@@ -85,6 +88,28 @@ describe('/health/ready', () => {
       proxy.restore();
     }
     await waitFor(async () => (await get('/health/ready')).status === 200, { what: 'ready again' });
+  });
+});
+
+describe('a circuit breaker', () => {
+  it('makes /health/ready 503 while open, and shows in email_breaker_state', async () => {
+    // The probe (every BREAKER_PROBE_INTERVAL, 5 s) finds the database up and closes it again.
+    for (let i = 0; i < w.config.breaker.threshold; i++) {
+      w.running.breakers.failure('database', new Error('test outage'));
+    }
+    expect(w.running.breakers.isOpen('database')).toBe(true);
+    const down = await get('/health/ready');
+    expect(down.status).toBe(503);
+    expect(JSON.parse(down.text).components['breaker:database']).toEqual({
+      ok: false,
+      error: 'circuit breaker open',
+    });
+    expect(sample((await get('/metrics')).text, 'email_breaker_state{dependency="database"}')).toBe(2);
+    await waitFor(async () => (await get('/health/ready')).status === 200, {
+      what: 'the breaker to close',
+      timeoutMs: 20_000,
+    });
+    expect(sample((await get('/metrics')).text, 'email_breaker_state{dependency="database"}')).toBe(0);
   });
 });
 
