@@ -204,12 +204,14 @@ describe('/deliveries', () => {
       [key],
     );
 
-    const response = await m.request('/deliveries/resolve', {
-      method: 'POST',
-      auth: basic(OPERATOR),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `key=${encodeURIComponent(key)}&resolution=sent`,
-    });
+    const resolveAsSent = () =>
+      m.request('/deliveries/resolve', {
+        method: 'POST',
+        auth: basic(OPERATOR),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `key=${encodeURIComponent(key)}&resolution=sent`,
+      });
+    const response = await resolveAsSent();
     expect(response.status).toBe(303);
     const { rows } = await db.pool.query(
       `SELECT status, resolved_by FROM ${db.schema}.email_deliveries WHERE idempotency_key = $1`,
@@ -223,12 +225,7 @@ describe('/deliveries', () => {
       },
     );
 
-    const again = await m.request('/deliveries/resolve', {
-      method: 'POST',
-      auth: basic(OPERATOR),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `key=${encodeURIComponent(key)}&resolution=sent`,
-    });
+    const again = await resolveAsSent();
     expect(again.status).toBe(409);
   });
 });
