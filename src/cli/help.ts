@@ -10,7 +10,8 @@ Commands:
                       (${QUEUE_NAMES.join(', ')})
   migrate             apply pending database migrations (safe to run from several replicas at once)
   deliveries          print recent rows of the delivery ledger
-  deliveries purge    delete ledger rows older than --older-than (default LEDGER_RETENTION_DAYS)
+  deliveries purge    delete ledger rows older than --older-than (default LEDGER_RETENTION_DAYS) and
+                      print what it deleted, by status
   seed-users          development only: add sample users to the embedded database
 
 Options for the workers:
@@ -26,7 +27,10 @@ Options for deliveries:
   --since DURATION    only rows newer than this, e.g. 30m, 1h, 7d
   --limit N           at most N rows (default 50)
   --json              one JSON object per line instead of a table
-  --older-than DUR    with purge: the age to delete from, e.g. 90d
+  --older-than AGE    with purge: the age to delete from, with its unit: 90d, 12h (a bare number is
+                      refused); under one day needs --force
+  --dry-run           with purge: print what would be deleted, by status, and delete nothing
+  --force             with purge: allow an --older-than under one day
 
   -h, --help          show this help
 
@@ -38,6 +42,7 @@ Examples:
   start-workers --queues auth_emails --concurrency 20
   start-workers migrate
   start-workers deliveries --to ada@example.com --since 1d
+  start-workers deliveries purge --older-than 90d --dry-run
   start-workers deliveries purge --older-than 90d
   SMTP_HOST=smtp.example.com FROM_ADDRESS=no-reply@example.com NODE_ENV=production start-workers
 `;

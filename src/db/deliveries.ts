@@ -68,6 +68,8 @@ export interface Ledger {
   markExpired(job: DeliveryJob, recipient: string | undefined, error: string): Promise<ExpiryRecord>;
   list(filter: DeliveryFilter): Promise<DeliveryRow[]>;
   purge(olderThanDays: number): Promise<number>;
+  /** What `purge(olderThanDays)` would delete, by status (for `deliveries purge --dry-run`). */
+  countOlderThan(olderThanDays: number): Promise<Array<{ status: DeliveryStatus; rows: number }>>;
 }
 
 /** Statuses an attempt may claim again: nothing went out for them. */
@@ -260,6 +262,15 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
         [olderThanDays * 86_400],
       );
       return rowCount ?? 0;
+    },
+
+    async countOlderThan(olderThanDays) {
+      const { rows } = await query<{ status: DeliveryStatus; rows: number }>(
+        `SELECT status, count(*)::int AS rows FROM ${table}
+          WHERE created_at < now() - make_interval(secs => $1) GROUP BY status ORDER BY rows DESC, status`,
+        [olderThanDays * 86_400],
+      );
+      return rows;
     },
   };
 }
