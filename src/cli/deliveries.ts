@@ -91,7 +91,9 @@ export async function purgeDeliveries(config: Config, options: PurgeOptions = {}
     );
   }
   const seconds =
-    olderThan === undefined ? config.ledger.retentionDays * DAY_S : durationSeconds('--older-than', olderThan);
+    olderThan === undefined
+      ? config.ledger.retentionDays * DAY_S
+      : durationSeconds('--older-than', olderThan);
   const age = olderThan?.trim() ?? `${config.ledger.retentionDays}d`;
   if (seconds < DAY_S && !options.force) {
     throw new UsageError(

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { DeliveryBlockedError, DeliveryInProgressError, UncertainDeliveryError } from '../errors.js';
+import { deliveryRef } from '../logger.js';
 import type { DeliveryStatus } from './delivery-statuses.js';
 import { batched } from './batch.js';
 import { toDatabaseError } from './pool.js';
@@ -181,7 +182,7 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
         };
       }
       if (row.status === 'sending' && !row.stale)
-        throw new DeliveryInProgressError(job.key, row.lease_left_ms);
+        throw new DeliveryInProgressError(deliveryRef(job.key, job.jobId), row.lease_left_ms);
       // The lease ran out between the two statements: a task that resends claims it on the next try.
       if (row.status === 'sending' && job.uncertain === 'resend') return this.claim(job, recipient);
       if (row.status === 'sending' || row.status === 'unknown') {
@@ -191,9 +192,9 @@ export function createLedger(pool: pg.Pool, schema: string): Ledger {
             WHERE idempotency_key = $1 AND status = 'sending'`,
           [job.key],
         );
-        throw new UncertainDeliveryError(job.key);
+        throw new UncertainDeliveryError(deliveryRef(job.key, job.jobId));
       }
-      throw new DeliveryBlockedError(job.key, row.status);
+      throw new DeliveryBlockedError(deliveryRef(job.key, job.jobId), row.status);
     },
 
     async markSent(key, sent) {

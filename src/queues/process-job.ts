@@ -14,7 +14,7 @@ import {
   SmtpUnavailableError,
   UnknownTaskError,
 } from '../errors.js';
-import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
+import { keyRef, maskEmail, maskEmailsIn, type Logger } from '../logger.js';
 import { messageIdFor } from '../mail/transport.js';
 import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/deliveries.js';
 import type { DeliveryRecord, TaskContext, TaskDefinition } from '../tasks/define-task.js';
@@ -43,7 +43,14 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
     // Read before validation, so bounded here: a producer's oversized id must not land in every log line.
     const correlationId =
       typeof data.correlation_id === 'string' ? data.correlation_id.slice(0, 200) : undefined;
-    const log = logger.child({ jobId: job.id, task: job.name, queue: job.queueName, attempt, correlationId });
+    // Ids, names and correlation ids are the producer's text: an address in them is masked like any other.
+    const log = logger.child({
+      jobId: job.id && maskEmailsIn(job.id),
+      task: maskEmailsIn(job.name),
+      queue: job.queueName,
+      attempt,
+      correlationId: correlationId && maskEmailsIn(correlationId),
+    });
     const outcome: Outcome = (level, fields) =>
       log[level]({ durationMs: Math.round(performance.now() - started), to: recipientHint(data), ...fields });
 
@@ -207,7 +214,7 @@ function jobDelivery(ledger: Ledger | undefined, job: DeliveryJob, log: Logger):
         // The server may have the message: the row stays 'sending' until its lease ends, and the next attempt
         // follows the task's uncertain-delivery policy instead of sending again at once.
         log.warn(
-          { key: job.key },
+          { key: keyRef(job.key) },
           'delivery uncertain: the attempt ended without a reply from the SMTP server',
         );
         return;
@@ -246,7 +253,8 @@ function withTimeout<T>(work: Promise<T>, timeoutMs: number, abandonable: () => 
 /** The masked address, or the user id: enough to find the job again, never the address itself. */
 export function recipientHint(data: Record<string, unknown>): string | undefined {
   if (typeof data.email === 'string') return maskEmail(data.email);
-  if (typeof data.user_id === 'string' || typeof data.user_id === 'number') return `user:${data.user_id}`;
+  if (typeof data.user_id === 'string' || typeof data.user_id === 'number')
+    return `user:${maskEmailsIn(String(data.user_id))}`;
   return undefined;
 }
 
