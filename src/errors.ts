@@ -59,6 +59,14 @@ export class RecipientNotFoundError extends PermanentError {
   }
 }
 
+/** The users table's address for this user is not one bare mailbox (a list, a group, a display name, CRLF). */
+export class InvalidRecipientError extends PermanentError {
+  override readonly code = 'RECIPIENT_INVALID';
+  constructor(readonly userId: string | number) {
+    super(`user ${userId} has no valid email address`);
+  }
+}
+
 /** The users query itself is wrong (missing table or column): a configuration problem, not a missing user. */
 export class RecipientLookupError extends PermanentError {
   override readonly code = 'RECIPIENT_LOOKUP_FAILED';

@@ -3,7 +3,8 @@
  * (`SELECT email FROM users WHERE id = $1 AND is_active = true`); table and columns come from configuration.
  */
 import type { Config } from '../config.js';
-import { RecipientLookupError, RecipientNotFoundError } from '../errors.js';
+import { InvalidRecipientError, RecipientLookupError, RecipientNotFoundError } from '../errors.js';
+import { bareMailbox } from '../mailbox.js';
 import { toDatabaseError, type Pool } from './pool.js';
 
 export type UsersTable = Config['database']['users'];
@@ -57,7 +58,10 @@ export function createUserDirectory(pool: Pool, users: UsersTable): UserDirector
       }
       const row = rows[0];
       if (!row?.email) throw new RecipientNotFoundError(userId);
-      return { email: row.email, name: row.name ?? undefined };
+      // The platform's table is not ours to trust: a value holding two addresses would send one email to both.
+      const email = bareMailbox(row.email);
+      if (!email) throw new InvalidRecipientError(userId);
+      return { email, name: row.name ?? undefined };
     },
     async check() {
       await pool.query(`SELECT * FROM (${text}) AS probe WHERE false`, [null]);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isLocale, isTimeZone } from '../locale.js';
+import { MAILBOX } from '../mailbox.js';
 
 // NUL and other control characters have no place in an email, and PostgreSQL refuses NUL in text. Line breaks
 // and tabs pass in free text (a subject collapses them) but not in addresses, URLs, dates or ids.
@@ -14,11 +15,12 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f]/;
 const noControl = (pattern: RegExp) => (v: string) => !pattern.test(v);
 
+/** One bare mailbox; a list, a group or a display name is refused (see mailbox.ts). */
 export const emailAddress = z
   .string()
   .trim()
   .max(254)
-  .regex(/^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/, 'expected an email address')
+  .regex(MAILBOX, 'expected one email address')
   .refine(noControl(CONTROL_OR_BREAK), 'expected an email address');
 
 export const shortText = z

@@ -186,6 +186,15 @@ describe('invalid payloads are refused, naming the field', () => {
     ]);
   });
 
+  it.each([
+    'ada@example.com, outsider@example.com',
+    'grp: ada@example.com, outsider@example.com;',
+    'grp:ada@example.com',
+    'Ada <ada@example.com>',
+  ])('email for %j, which is not one bare mailbox', (email) => {
+    expect(refusedFields('send_otp_verification_email', { ...otp, email })).toEqual(['email']);
+  });
+
   it('user_id for a negative id', () => {
     expect(refusedFields('send_booking_confirmation', { ...bookingConfirmation, user_id: -1 })).toEqual([
       'user_id',
