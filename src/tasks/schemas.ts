@@ -72,7 +72,8 @@ export const userId = z.union(
         /^(0*[1-9]\d{0,19}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/,
         'expected a positive integer or a UUID',
       )
-      .transform((v) => v.replace(/^0+(?=\d)/, '')),
+      // "007" is user 7; a UUID keeps its leading zeros.
+      .transform((v) => (/^\d+$/.test(v) ? v.replace(/^0+(?=\d)/, '') : v)),
   ],
   { error: 'expected a positive integer or a UUID' },
 );

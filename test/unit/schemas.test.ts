@@ -303,6 +303,12 @@ describe('payloads shaped by Python', () => {
     expect(booking({}, { user_id: '007' }).user_id).toBe('7');
   });
 
+  it('keeps the leading zeros of a UUID user_id', () => {
+    expect(booking({}, { user_id: '0054b59f-85d7-48c3-82f6-d9c08fd30ddf' }).user_id).toBe(
+      '0054b59f-85d7-48c3-82f6-d9c08fd30ddf',
+    );
+  });
+
   it('refuses a user_id beyond 2^53 as a JSON number, saying to send a string', () => {
     const result = tasks.send_booking_confirmation.schema.safeParse({
       user_id: 2 ** 53 + 2,
