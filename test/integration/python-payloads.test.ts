@@ -11,7 +11,7 @@ import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { databaseEnv, smtpEnv, startTestWorkers, type TestWorkers } from '../helpers/workers.js';
 
-// vitest runs each file in a process of its own: a naive time read as local time would be five hours off here.
+// vitest runs each file in a process of its own: a naive time read as local time would be hours off here.
 process.env.TZ = 'America/New_York';
 
 const PYTHON = String.raw`
