@@ -10,7 +10,11 @@ Commands:
                       (${QUEUE_NAMES.join(', ')})
   migrate             apply pending database migrations (safe to run from several replicas at once)
   deliveries          print recent rows of the delivery ledger
-  deliveries purge    delete ledger rows older than --older-than (default LEDGER_RETENTION_DAYS)
+  deliveries purge    delete ledger rows older than --older-than (default LEDGER_RETENTION_DAYS) and
+                      print what it deleted, by status
+  deliveries resolve KEY --sent | --resend
+                      a person's verdict on an unknown delivery: it arrived (a replay completes as a
+                      duplicate), or it did not (a replay sends it); recorded with --by NAME and the time
   seed-users          development only: add sample users to the embedded database
 
 Options for the workers:
@@ -27,7 +31,11 @@ Options for deliveries:
   --since DURATION    only rows newer than this, e.g. 30m, 1h, 7d
   --limit N           at most N rows (default 50)
   --json              one JSON object per line instead of a table
-  --older-than DUR    with purge: the age to delete from, e.g. 90d
+  --older-than AGE    with purge: the age to delete from, with its unit: 90d, 12h (a bare number is
+                      refused); under one day needs --force
+  --dry-run           with purge: print what would be deleted, by status, and delete nothing
+  --force             with purge: allow an --older-than under one day
+  --sent, --resend    with resolve: the verdict; --by NAME says who (default: the user)
 
   -h, --help          show this help
 
@@ -39,7 +47,9 @@ Examples:
   start-workers --queues auth_emails --concurrency 20
   start-workers migrate
   start-workers deliveries --to ada@example.com --since 1d
+  start-workers deliveries purge --older-than 90d --dry-run
   start-workers deliveries purge --older-than 90d
+  start-workers deliveries resolve 'send_booking_confirmation~booking%3A42' --resend --by ada
   MONITOR_USER=ops MONITOR_PASSWORD=… API_TOKEN=… start-workers --monitor
   SMTP_HOST=smtp.example.com FROM_ADDRESS=no-reply@example.com NODE_ENV=production start-workers
 `;

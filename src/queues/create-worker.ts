@@ -44,8 +44,8 @@ export function createWorker(
     // Every failure that reaches BullMQ is final (retries are delayed jobs): this job is a dead letter now.
     logger.fatal(
       {
-        jobId: job.id,
-        task: job.name,
+        jobId: job.id && maskEmailsIn(job.id),
+        task: maskEmailsIn(job.name),
         queue: queueName,
         to: recipientHint((job.data ?? {}) as Record<string, unknown>),
         runs: job.attemptsStarted,
