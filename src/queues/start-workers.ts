@@ -3,7 +3,6 @@
  * starts one BullMQ Worker per selected queue. Returns a handle whose `close()` drains in-flight jobs.
  */
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DatabaseNotConfiguredError, StartupError, TemplateError } from '../errors.js';
 import { maskEmailsIn, type Logger } from '../logger.js';
@@ -18,7 +17,7 @@ import { createMailer, type Mailer } from '../mail/transport.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 import { TASK_NAMES, tasks } from '../tasks/registry.js';
 import { renderSample } from '../tasks/render-sample.js';
-import { createRedis } from './connection.js';
+import { createRedis, dataNodes, queuePrefix, type RedisConnection } from './connection.js';
 import { checkHealth } from './health.js';
 import { openQueues } from './open-queues.js';
 import { createProcessor, recipientHint, type Processor, type Services } from './process-job.js';
@@ -65,7 +64,7 @@ export async function startWorkers(
     const templates = await prepareTemplates(config);
     logger.info({ templates: templates.names.length }, 'templates compiled');
 
-    const redis = createRedis(config.redis.url, 'worker', (error) =>
+    const redis = createRedis(config.redis, 'worker', (error) =>
       logger.error({ err: error.message }, 'redis connection error'),
     );
     closers.push(() => redis.quit());
@@ -188,7 +187,7 @@ function trackProgress(slot: WorkerSlot, processor: Processor): Processor {
 
 function createWorker(
   queueName: QueueName,
-  redis: Redis,
+  redis: RedisConnection,
   processor: Processor,
   config: Config,
   logger: Logger,
@@ -197,7 +196,7 @@ function createWorker(
   const worker = new Worker(queueName, processor, {
     // BullMQ duplicates this connection for its blocking reads; the commands share it.
     connection: redis,
-    prefix: config.redis.prefix,
+    prefix: queuePrefix(config.redis, queueName),
     concurrency: options.concurrency ?? config.worker.concurrency,
     name: options.name ?? config.worker.name,
     // Applies to jobs whose producer set no retention of its own, so Redis does not grow without bound.
@@ -266,23 +265,36 @@ async function prepareTemplates(config: Config): Promise<Templates> {
   return templates;
 }
 
-async function checkRedis(redis: Redis, config: Config): Promise<void> {
+async function checkRedis(redis: RedisConnection, config: Config): Promise<void> {
   try {
     await redis.ping();
   } catch (error) {
     throw new StartupError(
-      `Redis at ${redactUrl(config.redis.url)} does not answer: ${(error as Error).message}`,
+      `Redis (${describeTarget(config.redis)}) does not answer: ${(error as Error).message}`,
     );
   }
   if (config.env !== 'production') return;
-  // BullMQ only warns; an evicting Redis silently loses jobs.
-  const info = await redis.info('memory');
-  const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
-  if (policy && policy !== 'noeviction') {
-    throw new StartupError(
-      `Redis maxmemory-policy is ${policy}: set it to noeviction, or jobs can be evicted`,
-    );
+  // BullMQ only warns; an evicting Redis silently loses jobs. In a Cluster each master decides for its slots.
+  for (const node of dataNodes(redis)) {
+    const info = await node.info('memory');
+    const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+    if (policy && policy !== 'noeviction') {
+      throw new StartupError(
+        `Redis maxmemory-policy is ${policy}${dataNodes(redis).length > 1 ? ` on ${node.options.host}:${node.options.port}` : ''}: ` +
+          'set it to noeviction, or jobs can be evicted',
+      );
+    }
   }
+}
+
+/** Where Redis is, for an error message: no password. */
+function describeTarget(target: Config['redis']): string {
+  const nodes = (list: readonly { host: string; port: number }[]) =>
+    list.map(({ host, port }) => `${host}:${port}`).join(',');
+  if (target.mode === 'sentinel')
+    return `master ${target.masterName} via sentinels ${nodes(target.sentinels)}`;
+  if (target.mode === 'cluster') return `cluster ${nodes(target.nodes)}`;
+  return redactUrl(target.url);
 }
 
 async function prepareMailer(config: Config, logger: Logger): Promise<{ mailer: Mailer; outbox?: Outbox }> {
