@@ -256,7 +256,7 @@ export interface RedisNode {
  */
 export type RedisTarget = {
   url: string;
-  /** QUEUE_PREFIX. In Cluster mode each queue's keys go under `<prefix>:{<queue>}`, a hash tag per queue. */
+  /** QUEUE_PREFIX. In Cluster mode each queue's keys go under the hash tag `{<prefix>:<queue>}`. */
   prefix: string;
 } & (
   | { mode: 'standalone' }
@@ -534,7 +534,7 @@ function redisProblems(env: Env, parsed: RedisVariables | undefined): string[] {
   if (parsed?.REDIS_CLUSTER_NODES) {
     if (/[{}]/.test(parsed.QUEUE_PREFIX)) {
       problems.push(
-        'QUEUE_PREFIX: no { or } in Cluster mode (each queue gets a hash tag of its own, <prefix>:{<queue>})',
+        'QUEUE_PREFIX: no { or } in Cluster mode (each queue gets a hash tag of its own, {<prefix>:<queue>})',
       );
     }
     const db = redisDatabase(parsed.REDIS_URL ?? redisUrlFromParts(parsed));

@@ -64,12 +64,14 @@ export function createRedis(
 
 /**
  * The BullMQ `prefix` of one queue. In Cluster mode every key of a queue must share a slot (BullMQ's scripts
- * touch several at once), and each queue gets a slot of its own so the queues spread over the masters:
- * `<prefix>:{<queue>}`, so the keys read `bull:{auth_emails}:auth_emails:wait`. Nothing in the service touches
- * two queues in one command. Elsewhere the prefix is QUEUE_PREFIX as it is.
+ * touch several at once), and each queue gets a slot of its own so the queues spread over the masters: the hash
+ * tag `{<prefix>:<queue>}`, so the keys read `{bull:auth_emails}:auth_emails:wait`. The prefix is inside the tag
+ * because the four queue names alone hash into one third of the slots (one master of three); with it, `bull`'s
+ * four queues fall on all three masters of an evenly split cluster. Nothing in the service touches two queues
+ * in one command. Elsewhere the prefix is QUEUE_PREFIX as it is.
  */
 export function queuePrefix(target: Pick<RedisTarget, 'mode' | 'prefix'>, queue: string): string {
-  return target.mode === 'cluster' ? `${target.prefix}:{${queue}}` : target.prefix;
+  return target.mode === 'cluster' ? `{${target.prefix}:${queue}}` : target.prefix;
 }
 
 /** The masters of a Cluster, or the one server otherwise: what a check of the server's settings must ask. */

@@ -119,7 +119,7 @@ describe('queuePrefix', () => {
 
   it('puts each queue under a hash tag of its own in Cluster mode', () => {
     const prefixes = QUEUE_NAMES.map((queue) => queuePrefix({ mode: 'cluster', prefix: 'bull' }, queue));
-    expect(prefixes).toEqual(QUEUE_NAMES.map((queue) => `bull:{${queue}}`));
+    expect(prefixes).toEqual(QUEUE_NAMES.map((queue) => `{bull:${queue}}`));
   });
 
   it('is the only way src/ names a queue prefix, so no module forgets the Cluster hash tag', () => {
