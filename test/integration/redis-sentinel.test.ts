@@ -77,7 +77,7 @@ describe('with REDIS_SENTINELS', () => {
     const acknowledged: Array<{ i: number; to: string; jobId: string; at: number }> = [];
     let producing = true;
     let killedAt = Infinity;
-    let resumedAfterMs = NaN;
+    let resumedAfterMs: number | undefined;
     // One producer, one enqueue at a time: acknowledgement order is write order on the master.
     const producer = (async () => {
       for (let i = 0; producing; i++) {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadClientConfig, loadConfig } from '../../src/config.js';
-import { ConfigError } from '../../src/errors.js';
+import type { ConfigError } from '../../src/errors.js';
 import { queuePrefix } from '../../src/queues/connection.js';
 import { QUEUE_NAMES } from '../../src/tasks/define-task.js';
 import { PROJECT_ROOT } from '../helpers/import-graph.js';
