@@ -12,6 +12,8 @@ Commands:
   deliveries          print recent rows of the delivery ledger
   deliveries purge    delete ledger rows older than --older-than (default LEDGER_RETENTION_DAYS)
   seed-users          development only: add sample users to the embedded database
+  wait                wait until Redis and (when configured) PostgreSQL answer, up to --timeout SECONDS (60);
+                      the container's entrypoint runs it before the service
 
 Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)

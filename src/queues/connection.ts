@@ -6,7 +6,7 @@
  */
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { redisDatabase, type RedisTarget } from '../config.js';
+import { redisDatabase, type RedisNode, type RedisTarget } from '../config.js';
 
 export type ConnectionRole = 'worker' | 'producer';
 
@@ -77,6 +77,15 @@ export function queuePrefix(target: Pick<RedisTarget, 'mode' | 'prefix'>, queue:
 /** The masters of a Cluster, or the one server otherwise: what a check of the server's settings must ask. */
 export function dataNodes(redis: RedisConnection): Redis[] {
   return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** Where Redis is, for a message: the mode and addresses, never a password. */
+export function describeRedis(target: RedisTarget): string {
+  const nodes = (list: readonly RedisNode[]) => list.map(({ host, port }) => `${host}:${port}`).join(',');
+  if (target.mode === 'sentinel')
+    return `master ${target.masterName} via sentinels ${nodes(target.sentinels)}`;
+  if (target.mode === 'cluster') return `cluster ${nodes(target.nodes)}`;
+  return target.url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 /** Resolves when the connection is ready, or rejects after `timeoutMs` without sending anything. */

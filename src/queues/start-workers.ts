@@ -17,7 +17,7 @@ import { createMailer, type Mailer } from '../mail/transport.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 import { TASK_NAMES, tasks } from '../tasks/registry.js';
 import { renderSample } from '../tasks/render-sample.js';
-import { createRedis, dataNodes, queuePrefix, type RedisConnection } from './connection.js';
+import { createRedis, dataNodes, describeRedis, queuePrefix, type RedisConnection } from './connection.js';
 import { checkHealth } from './health.js';
 import { openQueues } from './open-queues.js';
 import { createProcessor, recipientHint, type Processor, type Services } from './process-job.js';
@@ -270,7 +270,7 @@ async function checkRedis(redis: RedisConnection, config: Config): Promise<void>
     await redis.ping();
   } catch (error) {
     throw new StartupError(
-      `Redis (${describeTarget(config.redis)}) does not answer: ${(error as Error).message}`,
+      `Redis (${describeRedis(config.redis)}) does not answer: ${(error as Error).message}`,
     );
   }
   if (config.env !== 'production') return;
@@ -285,16 +285,6 @@ async function checkRedis(redis: RedisConnection, config: Config): Promise<void>
       );
     }
   }
-}
-
-/** Where Redis is, for an error message: no password. */
-function describeTarget(target: Config['redis']): string {
-  const nodes = (list: readonly { host: string; port: number }[]) =>
-    list.map(({ host, port }) => `${host}:${port}`).join(',');
-  if (target.mode === 'sentinel')
-    return `master ${target.masterName} via sentinels ${nodes(target.sentinels)}`;
-  if (target.mode === 'cluster') return `cluster ${nodes(target.nodes)}`;
-  return redactUrl(target.url);
 }
 
 async function prepareMailer(config: Config, logger: Logger): Promise<{ mailer: Mailer; outbox?: Outbox }> {
@@ -409,8 +399,4 @@ async function prepareRecipients(
     }
   }
   return (userId) => users.findRecipient(userId);
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
