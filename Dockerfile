@@ -34,7 +34,8 @@ FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1 forwards SIGTERM to Node and reaps zombies, so `docker stop` drains the jobs in flight.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid 10001 emails \
  && useradd --system --uid 10001 --gid emails --home-dir /app --no-create-home --shell /usr/sbin/nologin emails
 WORKDIR /app
