@@ -17,6 +17,7 @@ import {
   spawnRedisNode,
   type RedisNodeProcess,
 } from './redis-nodes.js';
+import type { TlsFiles } from './tls-certificates.js';
 import { waitFor } from './wait.js';
 
 export interface OwnCluster {
@@ -28,7 +29,8 @@ export interface OwnCluster {
   stop(): Promise<void>;
 }
 
-export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
+export async function startRedisCluster(masters = 3, { tls }: { tls?: TlsFiles } = {}): Promise<OwnCluster> {
+  const client = (port: number) => nodeClient(port, { username: ACL_USER, password: ACL_PASSWORD, tls });
   const root = mkdtempSync(join(tmpdir(), 'email-workers-cluster-'));
   const processes: RedisNodeProcess[] = [];
   const stop = async () => {
@@ -40,13 +42,18 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
       // The bus port is chosen too: port + 10000, Redis' default, can be past 65535 for an ephemeral port.
       const busPort = await closedPort();
       processes.push(
-        await spawnRedisNode(root, [
-          'cluster-enabled yes',
-          'cluster-config-file nodes.conf',
-          `cluster-port ${busPort}`,
-          'cluster-node-timeout 2000',
-          ...ACL_LINES,
-        ]),
+        await spawnRedisNode(
+          root,
+          [
+            'cluster-enabled yes',
+            'cluster-config-file nodes.conf',
+            `cluster-port ${busPort}`,
+            'cluster-node-timeout 2000',
+            ...(tls ? ['tls-cluster yes'] : []),
+            ...ACL_LINES,
+          ],
+          { tls },
+        ),
       );
     }
     const addresses = processes.map((node) => `127.0.0.1:${node.port}`);
@@ -56,6 +63,7 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
       '--pass',
       ACL_PASSWORD,
       '--no-auth-warning',
+      ...(tls ? ['--tls', '--cacert', tls.caFile] : []),
       '--cluster',
       'create',
       ...addresses,
@@ -65,11 +73,11 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
       async () => {
         const states = await Promise.all(
           processes.map(async (node) => {
-            const client = nodeClient(node.port);
+            const connection = client(node.port);
             try {
-              return /cluster_state:ok/.test(await client.cluster('INFO'));
+              return /cluster_state:ok/.test(await connection.cluster('INFO'));
             } finally {
-              client.disconnect();
+              connection.disconnect();
             }
           }),
         );
@@ -83,16 +91,16 @@ export async function startRedisCluster(masters = 3): Promise<OwnCluster> {
   }
   return {
     nodes: processes.map((node) => ({ host: '127.0.0.1', port: node.port })),
-    url: `redis://${ACL_USER}:${ACL_PASSWORD}@127.0.0.1`,
+    url: `${tls ? 'rediss' : 'redis'}://${ACL_USER}:${ACL_PASSWORD}@127.0.0.1`,
     async masterOf(key) {
-      const client = nodeClient(processes[0]!.port);
+      const connection = client(processes[0]!.port);
       try {
-        const slot = await client.cluster('KEYSLOT', key);
-        const ranges = await client.cluster('SLOTS');
+        const slot = await connection.cluster('KEYSLOT', key);
+        const ranges = await connection.cluster('SLOTS');
         const range = ranges.find(([from, to]) => slot >= from && slot <= to);
         return range![2]![1];
       } finally {
-        client.disconnect();
+        connection.disconnect();
       }
     },
     stop,

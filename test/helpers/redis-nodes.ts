@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { closedPort } from './smtp-sink.js';
+import type { TlsFiles } from './tls-certificates.js';
 import { waitFor } from './wait.js';
 
 /** The ACL user the data nodes are given (the default user is switched off), as a deployment would have. */
@@ -28,12 +29,19 @@ export interface NodeOptions {
   /** What the readiness probe authenticates with: ACL_USER on data nodes, the password alone on sentinels. */
   username?: string | undefined;
   password?: string | undefined;
+  /** Answer over TLS only, with these files (clients are not asked for a certificate). */
+  tls?: TlsFiles | undefined;
 }
 
 export async function spawnRedisNode(
   root: string,
   lines: readonly string[],
-  { sentinel = false, username = sentinel ? undefined : ACL_USER, password = ACL_PASSWORD }: NodeOptions = {},
+  {
+    sentinel = false,
+    username = sentinel ? undefined : ACL_USER,
+    password = ACL_PASSWORD,
+    tls,
+  }: NodeOptions = {},
 ): Promise<RedisNodeProcess> {
   const port = await closedPort();
   const dir = join(root, String(port));
@@ -42,7 +50,18 @@ export async function spawnRedisNode(
   writeFileSync(
     conf,
     [
-      `port ${port}`,
+      ...(tls
+        ? [
+            'port 0',
+            `tls-port ${port}`,
+            `tls-cert-file ${tls.certFile}`,
+            `tls-key-file ${tls.keyFile}`,
+            `tls-ca-cert-file ${tls.caFile}`,
+            'tls-auth-clients no',
+            // Replicas and sentinels reach the master over TLS too.
+            'tls-replication yes',
+          ]
+        : [`port ${port}`]),
       'bind 127.0.0.1',
       `dir ${dir}`,
       // Nothing persisted: a node that dies loses what it had not replicated, as after a crash.
@@ -67,6 +86,7 @@ export async function spawnRedisNode(
         host: '127.0.0.1',
         username,
         password,
+        ...(tls ? { tls: { ca: tls.ca } } : {}),
         lazyConnect: true,
         retryStrategy: () => null,
       });
@@ -91,9 +111,20 @@ export async function spawnRedisNode(
 /** A connection to one node of the test's own: a data node as ACL_USER, a sentinel with its password alone. */
 export function nodeClient(
   port: number,
-  auth: { username?: string; password: string } = DATA_NODE_AUTH,
+  {
+    username,
+    password,
+    tls,
+  }: { username?: string; password: string; tls?: TlsFiles | undefined } = DATA_NODE_AUTH,
 ): Redis {
-  const client = new Redis({ port, host: '127.0.0.1', ...auth, maxRetriesPerRequest: 1 });
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    username,
+    password,
+    ...(tls ? { tls: { ca: tls.ca } } : {}),
+    maxRetriesPerRequest: 1,
+  });
   client.on('error', () => undefined);
   return client;
 }

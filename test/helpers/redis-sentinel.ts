@@ -1,6 +1,7 @@
 /**
  * A Sentinel set of the test's own: a master and a replica that answer only to an ACL user, watched by three
- * sentinels (quorum 2) that have a password of their own and call a master down after one second.
+ * sentinels (quorum 2) that have a password of their own and call a master down after one second; with `tls`,
+ * every node answers over TLS only.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import {
   spawnRedisNode,
   type RedisNodeProcess,
 } from './redis-nodes.js';
+import type { TlsFiles } from './tls-certificates.js';
 import { waitFor } from './wait.js';
 
 export const SENTINEL_PASSWORD = 'sentinel-secret';
@@ -30,7 +32,12 @@ export interface OwnSentinelSet {
   stop(): Promise<void>;
 }
 
-export async function startSentinelSet(masterName = 'emails-master'): Promise<OwnSentinelSet> {
+export async function startSentinelSet({
+  masterName = 'emails-master',
+  sentinelCount = 3,
+  tls,
+}: { masterName?: string; sentinelCount?: number; tls?: TlsFiles } = {}): Promise<OwnSentinelSet> {
+  const sentinelClient = (port: number) => nodeClient(port, { password: SENTINEL_PASSWORD, tls });
   const root = mkdtempSync(join(tmpdir(), 'email-workers-sentinel-'));
   const dataNodes: RedisNodeProcess[] = [];
   const sentinels: RedisNodeProcess[] = [];
@@ -39,7 +46,7 @@ export async function startSentinelSet(masterName = 'emails-master'): Promise<Ow
     rmSync(root, { recursive: true, force: true });
   };
   const askSentinel = async <T>(question: (sentinel: ReturnType<typeof nodeClient>) => Promise<T>) => {
-    const sentinel = nodeClient(sentinels[0]!.port, { password: SENTINEL_PASSWORD });
+    const sentinel = sentinelClient(sentinels[0]!.port);
     try {
       return await question(sentinel);
     } finally {
@@ -53,22 +60,26 @@ export async function startSentinelSet(masterName = 'emails-master'): Promise<Ow
     });
 
   try {
-    const master = await spawnRedisNode(root, ACL_LINES);
+    const master = await spawnRedisNode(root, ACL_LINES, { tls });
     dataNodes.push(master);
     dataNodes.push(
-      await spawnRedisNode(root, [
-        ...ACL_LINES,
-        `replicaof 127.0.0.1 ${master.port}`,
-        `masteruser ${ACL_USER}`,
-        `masterauth ${ACL_PASSWORD}`,
-      ]),
+      await spawnRedisNode(
+        root,
+        [
+          ...ACL_LINES,
+          `replicaof 127.0.0.1 ${master.port}`,
+          `masteruser ${ACL_USER}`,
+          `masterauth ${ACL_PASSWORD}`,
+        ],
+        { tls },
+      ),
     );
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < sentinelCount; i++) {
       sentinels.push(
         await spawnRedisNode(
           root,
           [
-            `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
+            `sentinel monitor ${masterName} 127.0.0.1 ${master.port} ${Math.min(2, sentinelCount)}`,
             `sentinel auth-user ${masterName} ${ACL_USER}`,
             `sentinel auth-pass ${masterName} ${ACL_PASSWORD}`,
             `sentinel down-after-milliseconds ${masterName} 1000`,
@@ -76,7 +87,7 @@ export async function startSentinelSet(masterName = 'emails-master'): Promise<Ow
             `requirepass ${SENTINEL_PASSWORD}`,
             `sentinel sentinel-pass ${SENTINEL_PASSWORD}`,
           ],
-          { sentinel: true, password: SENTINEL_PASSWORD },
+          { sentinel: true, password: SENTINEL_PASSWORD, tls },
         ),
       );
     }
@@ -84,7 +95,7 @@ export async function startSentinelSet(masterName = 'emails-master'): Promise<Ow
     // failover needs a majority of them to agree).
     await waitFor(
       async () => {
-        const replica = nodeClient(dataNodes[1]!.port);
+        const replica = nodeClient(dataNodes[1]!.port, { username: ACL_USER, password: ACL_PASSWORD, tls });
         try {
           if (!/master_link_status:up/.test(await replica.info('replication'))) return false;
         } finally {
@@ -92,11 +103,11 @@ export async function startSentinelSet(masterName = 'emails-master'): Promise<Ow
         }
         const views = await Promise.all(
           sentinels.map(async ({ port }) => {
-            const sentinel = nodeClient(port, { password: SENTINEL_PASSWORD });
+            const sentinel = sentinelClient(port);
             try {
               const flat = (await sentinel.call('SENTINEL', 'MASTER', masterName)) as string[];
               const info = Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])));
-              return info['num-slaves'] === '1' && info['num-other-sentinels'] === '2';
+              return info['num-slaves'] === '1' && info['num-other-sentinels'] === String(sentinelCount - 1);
             } finally {
               sentinel.disconnect();
             }
@@ -114,7 +125,7 @@ export async function startSentinelSet(masterName = 'emails-master'): Promise<Ow
   return {
     sentinels: sentinels.map(({ port }) => ({ host: '127.0.0.1', port })),
     masterName,
-    url: `redis://${ACL_USER}:${ACL_PASSWORD}@127.0.0.1/0`,
+    url: `${tls ? 'rediss' : 'redis'}://${ACL_USER}:${ACL_PASSWORD}@127.0.0.1/0`,
     masterPort,
     async killMaster() {
       const port = await masterPort();
