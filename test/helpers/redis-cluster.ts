@@ -11,6 +11,7 @@ import type { RedisNode } from '../../src/config.js';
 import { closedPort } from './smtp-sink.js';
 import {
   ACL_LINES,
+  ask,
   ACL_PASSWORD,
   ACL_USER,
   nodeClient,
@@ -73,12 +74,9 @@ export async function startRedisCluster(masters = 3, { tls }: { tls?: TlsFiles }
       async () => {
         const states = await Promise.all(
           processes.map(async (node) => {
-            const connection = client(node.port);
-            try {
-              return /cluster_state:ok/.test(await connection.cluster('INFO'));
-            } finally {
-              connection.disconnect();
-            }
+            return ask(client(node.port), async (connection) =>
+              /cluster_state:ok/.test(await connection.cluster('INFO')),
+            );
           }),
         );
         return states.every(Boolean);
@@ -93,15 +91,11 @@ export async function startRedisCluster(masters = 3, { tls }: { tls?: TlsFiles }
     nodes: processes.map((node) => ({ host: '127.0.0.1', port: node.port })),
     url: `${tls ? 'rediss' : 'redis'}://${ACL_USER}:${ACL_PASSWORD}@127.0.0.1`,
     async masterOf(key) {
-      const connection = client(processes[0]!.port);
-      try {
+      return ask(client(processes[0]!.port), async (connection) => {
         const slot = await connection.cluster('KEYSLOT', key);
         const ranges = await connection.cluster('SLOTS');
-        const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-        return range![2]![1];
-      } finally {
-        connection.disconnect();
-      }
+        return ranges.find(([from, to]) => slot >= from && slot <= to)![2]![1];
+      });
     },
     stop,
   };

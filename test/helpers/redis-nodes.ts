@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { closedPort } from './smtp-sink.js';
 import type { TlsFiles } from './tls-certificates.js';
 import { waitFor } from './wait.js';
@@ -64,6 +64,7 @@ export async function spawnRedisNode(
         : [`port ${port}`]),
       'bind 127.0.0.1',
       `dir ${dir}`,
+      `logfile ${join(dir, 'redis.log')}`,
       // Nothing persisted: a node that dies loses what it had not replicated, as after a crash.
       ...(sentinel ? [] : ['save ""', 'appendonly no']),
       ...lines,
@@ -81,24 +82,13 @@ export async function spawnRedisNode(
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited (${child.exitCode})`);
-      const probe = new Redis({
+      return answersPing({
         port,
         host: '127.0.0.1',
         username,
         password,
         ...(tls ? { tls: { ca: tls.ca } } : {}),
-        lazyConnect: true,
-        retryStrategy: () => null,
       });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
     },
     { what: `redis-server on port ${port}` },
   ).catch(async (error: unknown) => {
@@ -130,3 +120,27 @@ export function nodeClient(
 }
 
 const DATA_NODE_AUTH = { username: ACL_USER, password: ACL_PASSWORD };
+
+/** Runs `question` on `client`, then closes it whatever happened. */
+export async function ask<T>(client: Redis, question: (client: Redis) => Promise<T>): Promise<T> {
+  try {
+    return await question(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** True when the Redis at `target` (a URL or options) answers PING now; one try, no reconnecting. */
+export async function answersPing(target: string | RedisOptions): Promise<boolean> {
+  const once: RedisOptions = { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 };
+  const probe = typeof target === 'string' ? new Redis(target, once) : new Redis({ ...target, ...once });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { RedisNode } from '../../src/config.js';
 import {
   ACL_LINES,
+  ask,
   ACL_PASSWORD,
   ACL_USER,
   nodeClient,
@@ -45,16 +46,8 @@ export async function startSentinelSet({
     await Promise.all([...sentinels, ...dataNodes].map((node) => node.kill()));
     rmSync(root, { recursive: true, force: true });
   };
-  const askSentinel = async <T>(question: (sentinel: ReturnType<typeof nodeClient>) => Promise<T>) => {
-    const sentinel = sentinelClient(sentinels[0]!.port);
-    try {
-      return await question(sentinel);
-    } finally {
-      sentinel.disconnect();
-    }
-  };
   const masterPort = () =>
-    askSentinel(async (sentinel) => {
+    ask(sentinelClient(sentinels[0]!.port), async (sentinel) => {
       const [, port] = (await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)) as string[];
       return Number(port);
     });
@@ -83,7 +76,8 @@ export async function startSentinelSet({
             `sentinel auth-user ${masterName} ${ACL_USER}`,
             `sentinel auth-pass ${masterName} ${ACL_PASSWORD}`,
             `sentinel down-after-milliseconds ${masterName} 1000`,
-            `sentinel failover-timeout ${masterName} 10000`,
+            // A failover whose election split the votes is tried again after twice this: keep it short.
+            `sentinel failover-timeout ${masterName} 3000`,
             `requirepass ${SENTINEL_PASSWORD}`,
             `sentinel sentinel-pass ${SENTINEL_PASSWORD}`,
           ],
@@ -96,22 +90,18 @@ export async function startSentinelSet({
     await waitFor(
       async () => {
         const replica = nodeClient(dataNodes[1]!.port, { username: ACL_USER, password: ACL_PASSWORD, tls });
-        try {
-          if (!/master_link_status:up/.test(await replica.info('replication'))) return false;
-        } finally {
-          replica.disconnect();
-        }
+        const inSync = await ask(replica, async (r) =>
+          /master_link_status:up/.test(await r.info('replication')),
+        );
+        if (!inSync) return false;
         const views = await Promise.all(
-          sentinels.map(async ({ port }) => {
-            const sentinel = sentinelClient(port);
-            try {
+          sentinels.map(({ port }) =>
+            ask(sentinelClient(port), async (sentinel) => {
               const flat = (await sentinel.call('SENTINEL', 'MASTER', masterName)) as string[];
               const info = Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])));
               return info['num-slaves'] === '1' && info['num-other-sentinels'] === String(sentinelCount - 1);
-            } finally {
-              sentinel.disconnect();
-            }
-          }),
+            }),
+          ),
         );
         return views.every(Boolean);
       },

@@ -5,19 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
-import { Job, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import { createEmailClient, type EmailClient } from '../../src/client.js';
 import { loadConfig } from '../../src/config.js';
 import { StartupError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { startWorkers } from '../../src/queues/start-workers.js';
 import { QUEUE_NAMES } from '../../src/tasks/define-task.js';
-import { TASK_NAMES, tasks } from '../../src/tasks/registry.js';
+import { TASK_NAMES } from '../../src/tasks/registry.js';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { startRedisCluster, type OwnCluster } from '../helpers/redis-cluster.js';
 import { ACL_PASSWORD, ACL_USER, nodeClient } from '../helpers/redis-nodes.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
-import { recipientOf } from '../helpers/jobs.js';
+import { deliverEveryTask, recipientOf } from '../helpers/jobs.js';
 import { databaseEnv, smtpEnv, startTestWorkers, testEnv, type TestWorkers } from '../helpers/workers.js';
 
 let cluster: OwnCluster;
@@ -52,18 +52,7 @@ afterAll(async () => {
 
 describe('with REDIS_CLUSTER_NODES', () => {
   it('delivers every task enqueued by the typed client, each recorded once in the ledger', async () => {
-    const ids = await Promise.all(
-      TASK_NAMES.map((name) =>
-        client.enqueue(name, tasks[name].sample as never, { idempotencyKey: `cluster-${name}` }),
-      ),
-    );
-    const results = await Promise.all(
-      TASK_NAMES.map(async (name, i) => {
-        const queue = tasks[name].queue;
-        const job = await Job.fromId(w.queue(queue), ids[i]!);
-        return job!.waitUntilFinished(await w.events(queue), 20_000);
-      }),
-    );
+    const results = await deliverEveryTask(client, w, 'cluster');
     expect(results.filter((result) => result.success === true)).toHaveLength(TASK_NAMES.length - 1);
     expect(results.at(-1)).toMatchObject({ status: 'healthy', components: { redis: { ok: true } } });
 

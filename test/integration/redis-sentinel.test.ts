@@ -6,10 +6,9 @@
  * replica: the test lists those from the ledger and checks they are only the last writes before the crash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Job } from 'bullmq';
 import { createEmailClient, type EmailClient } from '../../src/client.js';
-import { TASK_NAMES, tasks } from '../../src/tasks/registry.js';
-import { recipientOf } from '../helpers/jobs.js';
+import { TASK_NAMES } from '../../src/tasks/registry.js';
+import { deliverEveryTask, recipientOf } from '../helpers/jobs.js';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { SENTINEL_PASSWORD, startSentinelSet, type OwnSentinelSet } from '../helpers/redis-sentinel.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
@@ -55,18 +54,7 @@ const sentRecipients = async () => {
 
 describe('with REDIS_SENTINELS', () => {
   it('delivers every task through the master the sentinels name', async () => {
-    const ids = await Promise.all(
-      TASK_NAMES.map((name) =>
-        client.enqueue(name, tasks[name].sample as never, { idempotencyKey: `sentinel-${name}` }),
-      ),
-    );
-    const results = await Promise.all(
-      TASK_NAMES.map(async (name, i) => {
-        const queue = tasks[name].queue;
-        const job = await Job.fromId(w.queue(queue), ids[i]!);
-        return job!.waitUntilFinished(await w.events(queue), 20_000);
-      }),
-    );
+    const results = await deliverEveryTask(client, w, 'sentinel');
     expect(results.filter((result) => result.success === true)).toHaveLength(TASK_NAMES.length - 1);
     expect(results.at(-1)).toMatchObject({ status: 'healthy' });
     const { rows } = await db.pool.query(`SELECT 1 FROM ${db.schema}.email_deliveries WHERE status = 'sent'`);
