@@ -98,7 +98,8 @@ run_workers() {
 }
 
 run_monitor() {
-  record_health_url "http://127.0.0.1:${MONITOR_PORT:-5555}/health"
+  base_path=${MONITOR_BASE_PATH:-}
+  record_health_url "http://127.0.0.1:${MONITOR_PORT:-5555}${base_path%/}/health"
   wants_help "$@" || wait_for_services
   say "starting start-workers --monitor $*"
   exec node "$CLI" --monitor "$@"
