@@ -3,14 +3,13 @@
  * the process, and fails fast when Redis is unreachable. Imports neither nodemailer nor pg.
  */
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { loadClientConfig, type ClientConfig } from './config.js';
+import { loadClientConfig, type RedisTarget } from './config.js';
 import { InvalidPayloadError, QueueUnavailableError, UnknownTaskError } from './errors.js';
 import type { QueueName, TaskDefinition } from './tasks/define-task.js';
 import { parsePayload } from './tasks/parse-payload.js';
 import { TASK_NAMES, tasks, type TaskName, type Tasks } from './tasks/registry.js';
-import { createRedis, waitUntilReady } from './queues/connection.js';
+import { createRedis, queuePrefix, waitUntilReady } from './queues/connection.js';
 
 /** What a producer passes for task `N`: the schema's input type (defaults may be left out). */
 export type PayloadOf<N extends TaskName> = z.input<Tasks[N]['schema']>;
@@ -34,7 +33,12 @@ export interface EnqueueRequest<N extends TaskName = TaskName> {
 }
 
 export interface EmailClientOptions {
-  /** Defaults to REDIS_URL (or REDIS_HOST…) from the environment. */
+  /**
+   * Redis in any mode, one server, Sentinel or Cluster (what `loadClientConfig().redis` returns); wins over
+   * `redisUrl` and `prefix`. Defaults to the environment's REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES.
+   */
+  redis?: RedisTarget;
+  /** One Redis server; defaults to REDIS_URL (or REDIS_HOST…) from the environment. */
   redisUrl?: string;
   /** Redis key prefix of the queues, QUEUE_PREFIX (`bull`). */
   prefix?: string;
@@ -54,13 +58,10 @@ export interface EmailClient {
 }
 
 export function createEmailClient(options: EmailClientOptions = {}): EmailClient {
-  const defaults: ClientConfig | undefined =
-    options.redisUrl && options.prefix ? undefined : loadClientConfig();
-  const redisUrl = options.redisUrl ?? defaults!.redisUrl;
-  const prefix = options.prefix ?? defaults!.prefix;
+  const target = redisTargetOf(options);
   const timeoutMs = options.timeoutMs ?? 1_000;
   let lastError: Error | undefined;
-  const redis: Redis = createRedis(redisUrl, 'producer', (error) => (lastError = error));
+  const redis = createRedis(target, 'producer', (error) => (lastError = error));
   // An error from an earlier outage must not be blamed for a later failure.
   redis.on('ready', () => (lastError = undefined));
   const queues = new Map<QueueName, Queue>();
@@ -69,7 +70,11 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
     let queue = queues.get(name);
     if (!queue) {
       // The workers own the queue's settings (the events-stream cap); a producer must not reset them.
-      queue = new Queue(name, { connection: redis, prefix, skipMetasUpdate: true });
+      queue = new Queue(name, {
+        connection: redis,
+        prefix: queuePrefix(target, name),
+        skipMetasUpdate: true,
+      });
       queue.on('error', (error) => (lastError = error));
       queues.set(name, queue);
     }
@@ -129,6 +134,13 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
       redis.disconnect();
     },
   };
+}
+
+function redisTargetOf(options: EmailClientOptions): RedisTarget {
+  if (options.redis) return options.redis;
+  const fromEnv = options.redisUrl && options.prefix ? undefined : loadClientConfig().redis;
+  const prefix = options.prefix ?? fromEnv!.prefix;
+  return options.redisUrl ? { mode: 'standalone', url: options.redisUrl, prefix } : { ...fromEnv!, prefix };
 }
 
 interface PreparedJob {

@@ -99,6 +99,24 @@ const identifier = (fallback: string | undefined) =>
     })
     .transform((v) => v ?? fallback);
 
+/** `host:port,host:port` (an IPv6 address in brackets: `[::1]:26379`). */
+const redisNodes = optionalText.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const nodes = v.split(',').map((entry) => parseHostPort(entry.trim()));
+  if (nodes.some((node) => node === undefined)) {
+    ctx.addIssue({ code: 'custom', message: `expected host:port pairs separated by commas, got "${v}"` });
+    return z.NEVER;
+  }
+  return nodes as RedisNode[];
+});
+
+function parseHostPort(entry: string): RedisNode | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(entry);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65_535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -112,6 +130,11 @@ const envSchema = z.object({
   QUEUE_PREFIX: optionalText
     .refine((v) => v === undefined || !/\s/.test(v), { message: 'expected no spaces' })
     .transform((v) => v ?? 'bull'),
+  REDIS_SENTINELS: redisNodes,
+  REDIS_SENTINEL_NAME: optionalText,
+  REDIS_SENTINEL_USERNAME: optionalText,
+  REDIS_SENTINEL_PASSWORD: optionalText,
+  REDIS_CLUSTER_NODES: redisNodes,
 
   WORKER_CONCURRENCY: int(10, 1, 1_000),
   WORKER_NAME: optionalText,
@@ -234,10 +257,37 @@ export interface SmtpConfig {
   outboxDir: string;
 }
 
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where the queues live and how to reach them. `url` carries the credentials (an ACL user and its password), TLS
+ * (`rediss://`) and the database number in every mode; in Sentinel and Cluster modes its host is not used.
+ * Open connections with `createRedis` and name queues' keys with `queuePrefix` (src/queues/connection.ts).
+ */
+export type RedisTarget = {
+  url: string;
+  /** QUEUE_PREFIX. In Cluster mode each queue's keys go under the hash tag `{<prefix>:<queue>}`. */
+  prefix: string;
+} & (
+  | { mode: 'standalone' }
+  | {
+      mode: 'sentinel';
+      sentinels: readonly RedisNode[];
+      /** The master's name in the sentinels' configuration (REDIS_SENTINEL_NAME, `mymaster`). */
+      masterName: string;
+      sentinelUsername: string | undefined;
+      sentinelPassword: string | undefined;
+    }
+  | { mode: 'cluster'; nodes: readonly RedisNode[] }
+);
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   logLevel: string;
-  redis: { url: string; prefix: string };
+  redis: RedisTarget;
   worker: {
     concurrency: number;
     name: string;
@@ -299,6 +349,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)),
     ...crossProblems(env, parsed.data),
+    ...redisProblems(env, parsed.data),
   ];
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
@@ -316,7 +367,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   const config: Config = {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    redis: { url: e.REDIS_URL ?? redisUrlFromParts(e), prefix: e.QUEUE_PREFIX },
+    redis: redisTarget(e),
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       name: e.WORKER_NAME ?? `email-worker@${hostname()}`,
@@ -463,8 +514,7 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
 
 /** What a producer needs: only the Redis variables, so a producer never has to configure SMTP or a database. */
 export interface ClientConfig {
-  redisUrl: string;
-  prefix: string;
+  redis: RedisTarget;
 }
 
 const clientSchema = envSchema.pick({
@@ -475,17 +525,75 @@ const clientSchema = envSchema.pick({
   REDIS_DB: true,
   REDIS_USE_TLS: true,
   QUEUE_PREFIX: true,
+  REDIS_SENTINELS: true,
+  REDIS_SENTINEL_NAME: true,
+  REDIS_SENTINEL_USERNAME: true,
+  REDIS_SENTINEL_PASSWORD: true,
+  REDIS_CLUSTER_NODES: true,
 });
+
+type RedisVariables = z.output<typeof clientSchema>;
 
 export function loadClientConfig(env: Env = readProcessEnv()): ClientConfig {
   const parsed = clientSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)),
+    ...redisProblems(env, parsed.data),
+  ];
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  return deepFreeze({ redis: redisTarget(parsed.data) });
+}
+
+function redisTarget(e: RedisVariables): RedisTarget {
+  const common = { url: e.REDIS_URL ?? redisUrlFromParts(e), prefix: e.QUEUE_PREFIX };
+  if (e.REDIS_SENTINELS) {
+    return {
+      ...common,
+      mode: 'sentinel',
+      sentinels: e.REDIS_SENTINELS,
+      masterName: e.REDIS_SENTINEL_NAME ?? 'mymaster',
+      sentinelUsername: e.REDIS_SENTINEL_USERNAME,
+      sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+    };
   }
-  return Object.freeze({
-    redisUrl: parsed.data.REDIS_URL ?? redisUrlFromParts(parsed.data),
-    prefix: parsed.data.QUEUE_PREFIX,
-  });
+  if (e.REDIS_CLUSTER_NODES) return { ...common, mode: 'cluster', nodes: e.REDIS_CLUSTER_NODES };
+  return { ...common, mode: 'standalone' };
+}
+
+/** Settings that contradict the Redis mode they are used in. */
+function redisProblems(env: Env, parsed: RedisVariables | undefined): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  if (set('REDIS_SENTINELS') && set('REDIS_CLUSTER_NODES')) {
+    problems.push('REDIS_SENTINELS, REDIS_CLUSTER_NODES: set one or the other (Sentinel or Cluster mode)');
+  }
+  if (!set('REDIS_SENTINELS')) {
+    // Set without the sentinels, they would be ignored and the service would talk to one server instead.
+    const sentinelOnly = ['REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'].filter(set);
+    if (set('REDIS_SENTINEL_NAME') && env.REDIS_SENTINEL_NAME?.trim() !== 'mymaster') {
+      sentinelOnly.unshift('REDIS_SENTINEL_NAME');
+    }
+    for (const name of sentinelOnly) problems.push(`${name}: only used with REDIS_SENTINELS`);
+  }
+  if (parsed?.REDIS_CLUSTER_NODES) {
+    if (/[{}]/.test(parsed.QUEUE_PREFIX)) {
+      problems.push(
+        'QUEUE_PREFIX: no { or } in Cluster mode (each queue gets a hash tag of its own, {<prefix>:<queue>})',
+      );
+    }
+    const db = redisDatabase(parsed.REDIS_URL ?? redisUrlFromParts(parsed));
+    if (db !== 0) {
+      problems.push(
+        `${parsed.REDIS_URL ? 'REDIS_URL' : 'REDIS_DB'}: Redis Cluster has only database 0, got ${db}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** The database number in a redis:// URL's path (0 when absent). */
+export function redisDatabase(url: string): number {
+  return Number(new URL(url).pathname.slice(1) || 0);
 }
 
 function redisUrlFromParts(e: {

@@ -16,6 +16,8 @@ Commands:
                       a person's verdict on an unknown delivery: it arrived (a replay completes as a
                       duplicate), or it did not (a replay sends it); recorded with --by NAME and the time
   seed-users          development only: add sample users to the embedded database
+  wait                wait until Redis and (when configured) PostgreSQL answer, up to --timeout SECONDS (60);
+                      the container's entrypoint runs it before the service
 
 Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)

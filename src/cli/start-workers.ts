@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Command> = {
   migrate: () => import('./migrate.js'),
   deliveries: () => import('./deliveries.js'),
   'seed-users': () => import('./seed-users.js'),
+  wait: () => import('./wait.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

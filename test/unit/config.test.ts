@@ -245,13 +245,14 @@ describe('USERS_ACTIVE_COLUMN', () => {
 });
 
 describe('loadClientConfig', () => {
-  it('builds the Redis URL from the same variables as the workers', () => {
+  it('builds the Redis target from the same variables as the workers', () => {
     const env = { REDIS_HOST: 'cache.internal', REDIS_PASSWORD: 'p@ss', QUEUE_PREFIX: 'emails' };
-    expect(loadClientConfig(env)).toEqual({ redisUrl: loadConfig(env).redis.url, prefix: 'emails' });
+    expect(loadClientConfig(env)).toEqual({ redis: loadConfig(env).redis });
+    expect(loadClientConfig(env).redis.prefix).toBe('emails');
   });
 
   it('does not fail in production without SMTP_HOST', () => {
-    expect(loadClientConfig({ NODE_ENV: 'production' }).redisUrl).toBe('redis://127.0.0.1:6379/0');
+    expect(loadClientConfig({ NODE_ENV: 'production' }).redis.url).toBe('redis://127.0.0.1:6379/0');
   });
 
   it('ignores bad values of variables only the workers read', () => {
