@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
+import { positiveInteger } from './positive-integer.js';
+import { untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -13,6 +15,7 @@ export async function run(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       name: { type: 'string' },
       monitor: { type: 'boolean', default: false },
+      'celery-bridge': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -21,32 +24,27 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const queues = parseQueues(values.queues);
-  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
-  if (
-    concurrency !== undefined &&
-    (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000)
-  ) {
-    throw new UsageError(`--concurrency: expected an integer from 1 to 1000, got "${values.concurrency}"`);
-  }
+  const concurrency = positiveInteger('--concurrency', values.concurrency, 1000);
 
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
   const { startWorkers } = await import('../queues/start-workers.js');
   const running = await startWorkers(config, logger, { queues, concurrency, name: values.name });
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down: finishing jobs in flight');
-      running.close().then(resolve, (error: Error) => {
-        logger.error({ err: error.message }, 'error during shutdown');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+  // Beside the workers, in the same process: the Celery producers' messages become jobs here too.
+  const bridge = values['celery-bridge']
+    ? await import('../bridges/celery-bridge.js').then(({ startCeleryBridge }) =>
+        startCeleryBridge(config, logger).catch(async (error: unknown) => {
+          await running.close();
+          throw error;
+        }),
+      )
+    : undefined;
+
+  await untilSignal(logger, async () => {
+    await bridge?.close();
+    await running.close();
   });
-  logger.info('stopped');
-  logger.flush();
   return 0;
 }
 

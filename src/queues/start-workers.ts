@@ -6,7 +6,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DatabaseNotConfiguredError, StartupError, TemplateError } from '../errors.js';
-import { maskEmailsIn, type Logger } from '../logger.js';
+import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
 import { createLedger, type Ledger } from '../db/deliveries.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
 import { openDatabase, type Database } from '../db/open-database.js';
@@ -21,7 +21,7 @@ import { renderSample } from '../tasks/render-sample.js';
 import { createRedis } from './connection.js';
 import { checkHealth } from './health.js';
 import { openQueues } from './open-queues.js';
-import { createProcessor, recipientHint, type Processor, type Services } from './process-job.js';
+import { createProcessor, type Processor, type Services } from './process-job.js';
 import { watchWorkers, type WorkerSlot } from './worker-watchdog.js';
 
 export interface WorkerOptions {
