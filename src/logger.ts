@@ -26,7 +26,8 @@ export function recipientHint(data: Record<string, unknown>): string | undefined
 
 const SECRET_KEY = /^(otp|otp_code|password|passwd|secret|token|api_?key|authorization)$/i;
 // A secret inside text: JSON (`"otp": "123"`) and Python reprs (`'otp': '123'`) alike.
-const SECRET_IN_TEXT = /(['"]?\b(?:otp|otp_code|password|passwd|secret|token|api_?key)['"]?\s*[:=]\s*)(['"]?)[^'",}\s]*/gi;
+const SECRET_IN_TEXT =
+  /(['"]?\b(?:otp|otp_code|password|passwd|secret|token|api_?key)['"]?\s*[:=]\s*)(['"]?)[^'",}\s]*/gi;
 
 /**
  * A copy of `value` with secrets (OTP codes, passwords, tokens) replaced by `***`, by key in objects and by

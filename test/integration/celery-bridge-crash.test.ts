@@ -87,8 +87,9 @@ describe.each([
     // Every job has ended: nothing more can be sent, so the count of emails is final.
     await waitFor(
       async () => {
-        const counts = await workers.queue('booking_emails').getJobCounts();
-        return counts.completed === BURST && counts.waiting + counts.active + counts.delayed === 0;
+        const queue = workers.queue('booking_emails');
+        const unfinished = await queue.getJobCountByTypes('waiting', 'prioritized', 'active', 'delayed');
+        return (await queue.getCompletedCount()) === BURST && unfinished === 0;
       },
       { timeoutMs: 30_000, what: `${BURST} completed jobs` },
     );

@@ -134,7 +134,9 @@ describe('send_task through kombu’s Redis transport', () => {
   });
 
   it('logs each bridged message with the recipient masked and no OTP', async () => {
-    await waitFor(() => bridgeLogs.some((line) => line.outcome === 'bridged' && line.to === 'o***@example.com'));
+    await waitFor(() =>
+      bridgeLogs.some((line) => line.outcome === 'bridged' && line.to === 'o***@example.com'),
+    );
     const text = JSON.stringify(bridgeLogs);
     expect(text).not.toContain('482913');
     expect(text).not.toContain('otp@example.com');

@@ -162,8 +162,8 @@ describe('start-workers stream-bridge', () => {
       timeoutMs: 30_000,
     });
     await waitFor(async () => {
-      const counts = await workers.queue('auth_emails').getJobCounts();
-      return counts.waiting + counts.active + counts.delayed === 0;
+      const queue = workers.queue('auth_emails');
+      return (await queue.getJobCountByTypes('waiting', 'prioritized', 'active', 'delayed')) === 0;
     });
     const copies = Array.from({ length: count }, (_, n) => mailsTo(`crash${n}@example.com`).length);
     expect(copies.every((c) => c === 1)).toBe(true);

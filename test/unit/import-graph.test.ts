@@ -79,7 +79,9 @@ describe('importing src/workers.ts in a fresh process', () => {
 describe('the bridges', () => {
   it('are reached by no entry point other than their commands', () => {
     for (const entry of ['src/index.ts', 'src/workers.ts', 'src/queues/start-workers.ts']) {
-      expect([...staticImportGraph(entry).files].filter((file) => file.startsWith('src/bridges/'))).toEqual([]);
+      expect([...staticImportGraph(entry).files].filter((file) => file.startsWith('src/bridges/'))).toEqual(
+        [],
+      );
     }
   });
 

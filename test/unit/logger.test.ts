@@ -62,7 +62,9 @@ describe('createLogger', () => {
 
 describe('maskSecrets', () => {
   it('masks OTP codes and passwords by key, keeping the rest', () => {
-    expect(maskSecrets({ email: 'a@example.com', otp: 482913, user: { password: 'pw', name: 'Ada' } })).toEqual({
+    expect(
+      maskSecrets({ email: 'a@example.com', otp: 482913, user: { password: 'pw', name: 'Ada' } }),
+    ).toEqual({
       email: 'a@example.com',
       otp: '***',
       user: { password: '***', name: 'Ada' },
