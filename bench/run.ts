@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     'latency-only': { type: 'boolean', default: false },
     // Only the service's throughput with the ledger on, e.g. to try a setting.
     'throughput-only': { type: 'boolean', default: false },
+    // Only the Celery bridge's two steps: through the bridge to email, and the bridge alone.
+    'bridge-only': { type: 'boolean', default: false },
     'latency-ledger': { type: 'string', default: 'true' },
     'latency-target': { type: 'string', default: 'service' },
   },
@@ -322,6 +324,17 @@ async function throughput(
   };
 }
 
+/** The N tasks sent by a Celery producer, then the workers started with the bridge beside them. */
+function throughViaBridge(): Promise<Throughput> {
+  return throughput(
+    'celery-bridge',
+    sink,
+    (prefix) =>
+      startService(prefix, sink.port, database, true, [], { args: ['--celery-bridge'], env: bridgeEnv() }),
+    (_prefix, count) => sendCeleryTasks(count, REDIS_URL, bridgeQueue()),
+  ).finally(() => removeCeleryQueue(REDIS_URL, bridgeQueue()));
+}
+
 /** Celery messages waiting for the bridge (sent by a real Celery producer) → jobs: the bridge alone, no workers. */
 async function bridgeAlone(): Promise<{
   messagesPerSecond: number;
@@ -336,7 +349,8 @@ async function bridgeAlone(): Promise<{
   );
   const bridge = await startProcess(
     ['dist/cli/start-workers.js', 'celery-bridge'],
-    { NODE_ENV: 'production', LOG_LEVEL: 'warn', REDIS_URL, QUEUE_PREFIX: prefix, ...bridgeEnv() },
+    // Info, as in production: one line per message bridged is part of the bridge's cost.
+    { NODE_ENV: 'production', LOG_LEVEL: 'info', REDIS_URL, QUEUE_PREFIX: prefix, ...bridgeEnv() },
     'celery bridge started',
   );
   const cpuBefore = bridge.usage().cpuSeconds;
@@ -469,6 +483,16 @@ if (args['throughput-only']) {
   );
   process.exit(0);
 }
+if (args['bridge-only']) {
+  try {
+    await clearLedger(database);
+    console.log({ viaCeleryBridge: await throughViaBridge(), celeryBridgeAlone: await bridgeAlone() });
+  } finally {
+    await database.close();
+    sink.stop();
+  }
+  process.exit(0);
+}
 if (args['latency-only']) {
   console.log(await latency(sink, database).finally(() => database.close().then(() => sink.stop())));
   process.exit(0);
@@ -489,18 +513,7 @@ try {
   );
   const withBridge = !args['no-celery'] && (await celeryProducerAvailable());
   await clearLedger(database);
-  const viaBridge = withBridge
-    ? await throughput(
-        'celery-bridge',
-        sink,
-        (prefix) =>
-          startService(prefix, sink.port, database, true, [], {
-            args: ['--celery-bridge'],
-            env: bridgeEnv(),
-          }),
-        async (_prefix, count) => sendCeleryTasks(count, REDIS_URL, bridgeQueue()),
-      ).finally(() => removeCeleryQueue(REDIS_URL, bridgeQueue()))
-    : undefined;
+  const viaBridge = withBridge ? await throughViaBridge() : undefined;
   const bridged = withBridge ? await bridgeAlone() : undefined;
   const celery =
     !args['no-celery'] && (await celeryAvailable())
