@@ -13,6 +13,8 @@ import type { Redis } from 'ioredis';
 import { maskSecrets } from '../logger.js';
 
 export const DEAD_LETTER_QUEUE = 'dead_letter';
+/** A message larger than this (as JSON) is described in its letter, not kept: inputs stay bounded. */
+const MAX_MESSAGE_CHARS = 256 * 1024;
 
 export interface DeadLetter {
   /** What received it: `celery-bridge`, `stream-bridge`, `pubsub`. */
@@ -45,7 +47,7 @@ export function openDeadLetters(redis: Redis, prefix: string): DeadLetters {
       const receivedAt = new Date().toISOString();
       await queue.addBulk(
         letters.map((letter) => {
-          const message = maskSecrets(letter.message);
+          const message = bounded(maskSecrets(letter.message));
           return {
             name: letter.source,
             data: {
@@ -65,6 +67,11 @@ export function openDeadLetters(redis: Redis, prefix: string): DeadLetters {
     },
     close: () => queue.close(),
   };
+}
+
+function bounded(message: unknown): unknown {
+  const size = JSON.stringify(message ?? null).length;
+  return size > MAX_MESSAGE_CHARS ? `(${size} characters as JSON, too large to keep)` : message;
 }
 
 function letterId(letter: DeadLetter, maskedMessage: unknown): string {
