@@ -3,7 +3,8 @@
  * throughput against the bare pipeline (bench/bare-worker.ts), latency under a steady load, the worker's cost,
  * and enqueue rates; prints one table and writes bench/results/latest.json. Measured, never asserted.
  *
- *   npm run bench -- [--n 10000] [--rate 200] [--duration 30] [--no-celery] [--out bench/results/latest.json]
+ *   npm run bench -- [--n 10000] [--rate 200] [--duration 30] [--no-celery] [--no-bridge] [--bridge-only]
+ *                    [--out bench/results/latest.json]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -33,6 +34,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '3' },
     'no-celery': { type: 'boolean', default: false },
+    // Leaves out the two Celery bridge steps (they need Debian's python3-celery for the producer).
+    'no-bridge': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/latest.json' },
     // Writes a V8 CPU profile of each service worker into bench/results/profiles/ (then: node bench/top-functions.ts).
     profile: { type: 'boolean', default: false },
@@ -511,7 +514,7 @@ try {
   const capped = await throughput('service-heap-capped', sink, (prefix) =>
     startService(prefix, sink.port, database, true, [HEAP_CAP]),
   );
-  const withBridge = !args['no-celery'] && (await celeryProducerAvailable());
+  const withBridge = !args['no-bridge'] && (await celeryProducerAvailable());
   await clearLedger(database);
   const viaBridge = withBridge ? await throughViaBridge() : undefined;
   const bridged = withBridge ? await bridgeAlone() : undefined;
