@@ -38,8 +38,13 @@ export async function consumeCeleryAmqp(options: CeleryAmqpOptions): Promise<Cel
       const batch = current.pending.splice(0, batchSize);
       try {
         await handle(batch.map(({ message, queue }) => toDelivery(message, queue)));
-      } catch {
-        return; // stopping: the batch stays unacknowledged, and RabbitMQ delivers it again
+      } catch (error) {
+        // Stopping: the batch stays unacknowledged, and RabbitMQ delivers it again. Otherwise it is tried again.
+        if (stopping) return;
+        logger.error({ err: (error as Error).message }, 'bridging a batch failed: trying it again');
+        current.pending.unshift(...batch);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        continue;
       }
       try {
         // Deliveries arrive in tag order and batches are handled in turn: everything up to the last is done.

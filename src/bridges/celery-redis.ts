@@ -125,9 +125,12 @@ export async function consumeKombuRedis(options: KombuRedisOptions): Promise<Cel
       const deliveries = raw.reverse().map((text) => fromKombu(text, queues[0]!));
       try {
         await handle(deliveries);
-      } catch {
-        // The bridge is stopping: the batch stays in the processing list for the next start.
-        break;
+      } catch (error) {
+        // The batch stays in the processing list: the next start (or the next round) takes it again.
+        if (stopping) break;
+        logger.error({ err: (error as Error).message }, 'bridging a batch failed: trying it again');
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        continue;
       }
       // The batch is the oldest end of the list; anything moved in meanwhile sits at the other end.
       await redis.ltrim(processing, 0, -(raw.length + 1));

@@ -33,10 +33,13 @@ export async function subscribeChannels(options: PubSubOptions): Promise<{ close
 
   const flush = async () => {
     while (pending.length) {
+      const batch = pending.splice(0, BATCH);
       try {
-        await ingest.submit(pending.splice(0, BATCH));
-      } catch {
-        return; // stopping: what was in hand is lost, as pub/sub always may lose it
+        await ingest.submit(batch);
+      } catch (error) {
+        // Stopping while the queues do not answer: what was in hand is lost, as pub/sub always may lose it.
+        logger.error({ err: (error as Error).message, messages: batch.length }, 'pub/sub messages lost');
+        return;
       }
     }
   };

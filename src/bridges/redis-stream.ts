@@ -104,34 +104,45 @@ export async function consumeStreams(options: StreamConsumerOptions): Promise<{ 
   };
 
   const loop = async () => {
-    await recoverOwn();
+    let recover = true;
     let nextClaim = 0;
     while (!stopping) {
-      if (Date.now() >= nextClaim) {
-        await claimIdle();
-        nextClaim = Date.now() + Math.max(1_000, options.claimIdleMs / 2);
+      try {
+        if (recover) {
+          await recoverOwn();
+          recover = false;
+        }
+        if (Date.now() >= nextClaim) {
+          await claimIdle();
+          nextClaim = Date.now() + Math.max(1_000, options.claimIdleMs / 2);
+        }
+        blocked = true;
+        const reply = (await redis.xreadgroup(
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          batchSize,
+          'BLOCK',
+          options.blockTimeoutMs,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        )) as Array<[string, Entry[]]> | null;
+        blocked = false;
+        for (const [stream, entries] of reply ?? []) if (entries.length) await handle(stream, entries);
+      } catch (error) {
+        blocked = false;
+        if (stopping) break;
+        // What was read stays pending on this consumer: read again from 0 before anything new.
+        logger.error({ err: (error as Error).message }, 'bridging stream entries failed: trying them again');
+        recover = true;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
-      blocked = true;
-      const reply = (await redis.xreadgroup(
-        'GROUP',
-        group,
-        consumer,
-        'COUNT',
-        batchSize,
-        'BLOCK',
-        options.blockTimeoutMs,
-        'STREAMS',
-        ...streams,
-        ...streams.map(() => '>'),
-      )) as Array<[string, Entry[]]> | null;
-      blocked = false;
-      for (const [stream, entries] of reply ?? []) if (entries.length) await handle(stream, entries);
     }
   };
 
-  const running = loop().catch((error: Error) => {
-    if (!stopping) logger.fatal({ err: error.message }, 'stream bridge stopped reading');
-  });
+  const running = loop();
   return {
     async close() {
       stopping = true;
