@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCeleryBridge, type RunningBridge } from '../../src/bridges/celery-bridge.js';
 import { loadBridgeConfig } from '../../src/config.js';
@@ -244,7 +245,17 @@ describe('a pickle-serialized message', () => {
   });
 });
 
-describe('the bridge’s record', () => {
+describe('the bridge’s record and counters', () => {
+  it('counts bridged, rejected and acknowledged messages per queue in the default registry', async () => {
+    const value = async (name: string) =>
+      (await register.getSingleMetric(name)!.get()).values
+        .filter((sample) => sample.labels.queue === QUEUE)
+        .reduce((sum, sample) => sum + sample.value, 0);
+    expect(await value('email_bridge_messages_bridged_total')).toBeGreaterThan(0);
+    expect(await value('email_bridge_messages_rejected_total')).toBeGreaterThan(0);
+    expect(await value('email_bridge_messages_acknowledged_total')).toBeGreaterThan(0);
+  });
+
   it('is in Redis under the queue prefix with its counts', async () => {
     const record = await waitFor(async () => {
       const text = await redis.get(`${workers.prefix}:bridges:${bridge.name}`);
