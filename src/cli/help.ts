@@ -28,7 +28,7 @@ Options for the workers:
 Options for celery-bridge:
   --name NAME         names its processing list and heartbeat (default: celery-bridge@<host>)
   --queues LIST       Celery queues to consume (default: CELERY_QUEUES, email_notifications)
-  --batch-size N      messages bridged at once (default 200)
+  --batch-size N      messages bridged at once (default 500)
 
 Options for stream-bridge:
   --stream NAME       a stream to read (repeatable or comma-separated; default: INGEST_STREAMS)

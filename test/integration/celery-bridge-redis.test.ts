@@ -155,6 +155,10 @@ describe('AsyncResult(id).get() in the producer', () => {
       user_id: 42,
     });
     expect(answer.result.message_id).toEqual(expect.any(String));
+    // Kept CELERY_RESULT_EXPIRES (1 h by default), as the old service's results were.
+    const ttl = await redis.ttl(`celery-task-meta-${id}`);
+    expect(ttl).toBeGreaterThan(3_500);
+    expect(ttl).toBeLessThanOrEqual(3_600);
   });
 
   it('raises with the failure reason when the task fails', async () => {
