@@ -4,7 +4,6 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 import { positiveInteger } from './positive-integer.js';
-import { untilSignal } from './until-signal.js';
 import { UsageError } from './usage-error.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,22 +28,62 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
   const { startWorkers } = await import('../queues/start-workers.js');
-  const running = await startWorkers(config, logger, { queues, concurrency, name: values.name });
 
+  // Installed before start-up, which may be waiting for Redis or PostgreSQL: a stop request ends that wait too.
+  const stopRequested = new AbortController();
+  let stopped: () => void = () => undefined;
+  const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested.signal.aborted) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      logger.flush();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    logger.info({ signal }, 'shutting down: finishing jobs in flight');
+    stopRequested.abort();
+    // The last resort, should shutdown itself hang: it is bounded to SHUTDOWN_TIMEOUT_MS + 1.5 s.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time: exiting');
+      logger.flush();
+      process.exit(1);
+    }, config.worker.shutdownTimeoutMs + 2_000).unref();
+    stopped();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let running;
+  try {
+    running = await startWorkers(config, logger, {
+      queues,
+      concurrency,
+      name: values.name,
+      signal: stopRequested.signal,
+    });
+  } catch (error) {
+    if (stopRequested.signal.aborted) {
+      logger.info('stopped before start-up finished');
+      logger.flush();
+      return 0;
+    }
+    throw error;
+  }
   // Beside the workers, in the same process: the Celery producers' messages become jobs here too.
-  const bridge = values['celery-bridge']
-    ? await import('../bridges/celery-bridge.js').then(({ startCeleryBridge }) =>
-        startCeleryBridge(config, logger).catch(async (error: unknown) => {
-          await running.close();
-          throw error;
-        }),
-      )
-    : undefined;
-
-  await untilSignal(logger, async () => {
-    await bridge?.close();
+  let bridge;
+  try {
+    bridge = values['celery-bridge']
+      ? await (await import('../bridges/celery-bridge.js')).startCeleryBridge(config, logger)
+      : undefined;
+  } catch (error) {
     await running.close();
-  });
+    throw error;
+  }
+  await stoppedOnce;
+  // The bridge first: it stops feeding the queues before the workers drain them.
+  await bridge?.close();
+  await running.close();
+  logger.info('stopped');
+  logger.flush();
   return 0;
 }
 
