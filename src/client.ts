@@ -24,6 +24,11 @@ export interface EnqueueOptions {
    * into a job id BullMQ accepts.
    */
   idempotencyKey?: string;
+  /**
+   * Not sent after this moment: the job fails with `expired` instead (the payload's `expires_at`, the earlier of
+   * the two when the payload has one too).
+   */
+  expiresAt?: Date;
 }
 
 export interface EnqueueRequest<N extends TaskName = TaskName> {
@@ -54,6 +59,11 @@ export interface EmailClient {
   enqueue<N extends TaskName>(name: N, payload: PayloadOf<N>, options?: EnqueueOptions): Promise<string>;
   /** Returns the job ids in the order of `requests`. */
   enqueueMany(requests: readonly EnqueueRequest[]): Promise<string[]>;
+  /**
+   * Like `enqueueMany`, but a request that is refused (unknown task, invalid payload or key) is reported in its
+   * slot instead of failing the others; an unreachable Redis still rejects the whole call. For the bridges.
+   */
+  enqueueSettled(requests: readonly EnqueueRequest[]): Promise<Array<{ id: string } | { error: Error }>>;
   close(): Promise<void>;
 }
 
@@ -113,27 +123,48 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
       return String(added.id);
     },
     async enqueueMany(requests) {
-      const jobs = requests.map(prepare);
-      const byQueue = new Map<QueueName, Array<{ job: PreparedJob; index: number }>>();
-      jobs.forEach((job, index) =>
-        byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), { job, index }]),
-      );
-      const ids: string[] = new Array(jobs.length);
-      await withRedis(() =>
-        Promise.all(
-          [...byQueue].map(async ([queue, entries]) => {
-            const added = await queueFor(queue).addBulk(entries.map(({ job }) => job));
-            added.forEach((job, i) => (ids[entries[i]!.index] = String(job.id)));
-          }),
-        ),
-      );
-      return ids;
+      return addAll(requests.map(prepare));
+    },
+    async enqueueSettled(requests) {
+      const settled: Array<{ id: string } | { error: Error }> = new Array(requests.length);
+      const jobs: PreparedJob[] = [];
+      const slots: number[] = [];
+      requests.forEach((request, index) => {
+        try {
+          jobs.push(prepare(request));
+          slots.push(index);
+        } catch (error) {
+          settled[index] = { error: error as Error };
+        }
+      });
+      const ids = jobs.length ? await addAll(jobs) : [];
+      ids.forEach((id, i) => (settled[slots[i]!] = { id }));
+      return settled;
     },
     async close() {
       await Promise.all([...queues.values()].map((queue) => queue.close()));
       redis.disconnect();
     },
   };
+
+  async function addAll(jobs: PreparedJob[]): Promise<string[]> {
+    const byQueue = new Map<QueueName, Array<{ job: PreparedJob; index: number }>>();
+    jobs.forEach((job, index) => {
+      const entries = byQueue.get(job.queue);
+      if (entries) entries.push({ job, index });
+      else byQueue.set(job.queue, [{ job, index }]);
+    });
+    const ids: string[] = new Array(jobs.length);
+    await withRedis(() =>
+      Promise.all(
+        [...byQueue].map(async ([queue, entries]) => {
+          const added = await queueFor(queue).addBulk(entries.map(({ job }) => job));
+          added.forEach((job, i) => (ids[entries[i]!.index] = String(job.id)));
+        }),
+      ),
+    );
+    return ids;
+  }
 }
 
 function redisTargetOf(options: EmailClientOptions): RedisTarget {
@@ -161,7 +192,15 @@ function prepare(request: EnqueueRequest): PreparedJob {
   if (priority !== undefined) opts.priority = priority;
   if (options.idempotencyKey !== undefined) opts.jobId = jobIdForKey(task.name, options.idempotencyKey);
   // The producer's payload goes as sent: defaults such as "today" are applied when the job runs.
-  return { queue: task.queue, name: request.name, data: request.payload, opts };
+  const data = options.expiresAt ? withExpiry(request.payload, options.expiresAt) : request.payload;
+  return { queue: task.queue, name: request.name, data, opts };
+}
+
+/** The payload with `expires_at` set to `expiresAt`, or kept when the payload's own deadline is earlier. */
+function withExpiry(payload: unknown, expiresAt: Date): unknown {
+  const own = (payload as { expires_at?: unknown } | undefined)?.expires_at;
+  if (typeof own === 'string' && Date.parse(own) <= expiresAt.getTime()) return payload;
+  return { ...(payload as object), expires_at: expiresAt.toISOString() };
 }
 
 /**

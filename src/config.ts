@@ -88,6 +88,14 @@ const url = (protocols: readonly string[]) =>
     { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
   );
 
+/** Comma-separated names (queues, streams, channels): no spaces inside a name, none empty. */
+const nameList = (fallback: string | undefined) =>
+  optionalText
+    .refine((v) => v === undefined || v.split(',').every((name) => /^[^\s,]+$/.test(name.trim())), {
+      message: 'expected comma-separated names without spaces',
+    })
+    .transform((v) => (v ?? fallback)?.split(',').map((name) => name.trim()) ?? []);
+
 const email = optionalText.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v), {
   message: 'expected an email address',
 });
@@ -232,6 +240,14 @@ const envSchema = z.object({
     message: 'expected an ISO 4217 code such as USD',
   }),
   TEMPLATES_DIR: optionalText,
+
+  // The bridges (src/bridges/): Celery producers, Redis Streams and pub/sub feeding the same queues.
+  CELERY_BROKER_URL: url(['redis:', 'rediss:', 'amqp:', 'amqps:', 'pyamqp:']),
+  CELERY_QUEUES: nameList('email_notifications'),
+  CELERY_RESULT_BACKEND: url(['redis:', 'rediss:']),
+  CELERY_RESULT_EXPIRES: duration(3600, 1),
+  INGEST_STREAMS: nameList(undefined),
+  INGEST_CHANNELS: nameList(undefined),
 });
 
 /** The variables the service reads; `.env.example` must list exactly these. */
@@ -334,7 +350,27 @@ export interface Config {
   /** What fills a payload's gaps: its locale, zone and currency, and the link of buttons without their own. */
   defaults: { locale: string; timeZone: string; currency: string; appUrl: string };
   templatesDir: string;
+  bridges: BridgesConfig;
 }
+
+/** What the bridges read (`start-workers celery-bridge`, `stream-bridge`, `--celery-bridge`). */
+export interface BridgesConfig {
+  celery: {
+    /** CELERY_BROKER_URL: redis(s):// (kombu's Redis transport) or amqp(s):// (RabbitMQ); default REDIS_URL. */
+    brokerUrl: string;
+    /** CELERY_QUEUES: the Celery queues consumed (`email_notifications`). */
+    queues: readonly string[];
+    /** CELERY_RESULT_BACKEND: a redis(s):// URL to write results to, as Celery's Redis backend; unset writes none. */
+    resultBackend: string | undefined;
+    /** CELERY_RESULT_EXPIRES in seconds (3600). */
+    resultExpiresS: number;
+  };
+  /** INGEST_STREAMS and INGEST_CHANNELS: Redis Streams and pub/sub channels read by `stream-bridge`. */
+  ingest: { streams: readonly string[]; channels: readonly string[] };
+}
+
+/** The configuration a bridge-only process needs: no SMTP, database or templates. */
+export type BridgeProcessConfig = Pick<Config, 'env' | 'logLevel' | 'redis' | 'bridges'>;
 
 export type CrashPoint = 'before-send' | 'before-data-end' | 'after-250' | 'after-sent-record';
 
@@ -364,6 +400,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   const socketTimeoutMs = Math.floor(e.JOB_TIMEOUT_MS / 2);
   const connectionTimeoutMs = Math.min(10_000, Math.floor(e.JOB_TIMEOUT_MS / 4));
 
+  const redisUrl = e.REDIS_URL ?? redisUrlFromParts(e);
   const config: Config = {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -470,8 +507,67 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       appUrl,
     },
     templatesDir: resolve(PROJECT_ROOT, e.TEMPLATES_DIR ?? 'templates'),
+    bridges: bridgesConfig(e, redisUrl),
   };
   return deepFreeze(config);
+}
+
+function bridgesConfig(e: z.output<typeof bridgeSchema>, redisUrl: string): BridgesConfig {
+  const brokerUrl = e.CELERY_BROKER_URL ?? redisUrl;
+  return {
+    celery: {
+      // kombu's name for the same transport.
+      brokerUrl: brokerUrl.replace(/^pyamqp:/, 'amqp:'),
+      queues: e.CELERY_QUEUES,
+      resultBackend: e.CELERY_RESULT_BACKEND,
+      resultExpiresS: Math.round(e.CELERY_RESULT_EXPIRES),
+    },
+    ingest: { streams: e.INGEST_STREAMS, channels: e.INGEST_CHANNELS },
+  };
+}
+
+const bridgeSchema = envSchema.pick({
+  NODE_ENV: true,
+  LOG_LEVEL: true,
+  REDIS_URL: true,
+  REDIS_HOST: true,
+  REDIS_PORT: true,
+  REDIS_PASSWORD: true,
+  REDIS_DB: true,
+  REDIS_USE_TLS: true,
+  QUEUE_PREFIX: true,
+  REDIS_SENTINELS: true,
+  REDIS_SENTINEL_NAME: true,
+  REDIS_SENTINEL_USERNAME: true,
+  REDIS_SENTINEL_PASSWORD: true,
+  REDIS_CLUSTER_NODES: true,
+  CELERY_BROKER_URL: true,
+  CELERY_QUEUES: true,
+  CELERY_RESULT_BACKEND: true,
+  CELERY_RESULT_EXPIRES: true,
+  INGEST_STREAMS: true,
+  INGEST_CHANNELS: true,
+});
+
+/**
+ * For a process that runs only a bridge: the Redis, bridge and logging variables, validated like loadConfig's,
+ * without production's demands on SMTP and the database (a bridge sends nothing).
+ */
+export function loadBridgeConfig(env: Env = readProcessEnv()): BridgeProcessConfig {
+  const parsed = bridgeSchema.safeParse(env);
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)),
+    ...redisProblems(env, parsed.data),
+  ];
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  const redis = redisTarget(e);
+  return deepFreeze({
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    redis,
+    bridges: bridgesConfig(e, redis.url),
+  });
 }
 
 /**

@@ -15,6 +15,8 @@ const COMMANDS: Record<string, Command> = {
   deliveries: () => import('./deliveries.js'),
   'seed-users': () => import('./seed-users.js'),
   wait: () => import('./wait.js'),
+  'celery-bridge': () => import('./celery-bridge.js'),
+  'stream-bridge': () => import('./stream-bridge.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

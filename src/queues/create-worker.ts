@@ -5,10 +5,10 @@
  */
 import { Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
-import { maskEmailsIn, type Logger } from '../logger.js';
+import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
 import type { QueueName } from '../tasks/define-task.js';
 import { queuePrefix, type RedisConnection } from './connection.js';
-import { recipientHint, type Processor } from './process-job.js';
+import type { Processor } from './process-job.js';
 
 export interface WorkerSettings {
   concurrency: number;
