@@ -237,3 +237,11 @@ export class TemplateError extends PermanentError {
 export class StartupError extends EmailWorkersError {
   readonly code = 'STARTUP_FAILED';
 }
+
+/**
+ * A bridge could not turn a message into a task (a serializer other than JSON, a body that does not parse, too
+ * many arguments, …): it is dead-lettered with this reason and never executed.
+ */
+export class UndecodableMessageError extends EmailWorkersError {
+  readonly code = 'MESSAGE_UNDECODABLE';
+}

@@ -51,6 +51,35 @@ export function deliveryRef(key: string, jobId: string): string {
   return `key ${keyRef(key)}, job ${maskEmailsIn(jobId)}`;
 }
 
+/** Who a job or message is for, fit for a log line: the masked address, or the user id. */
+export function recipientHint(data: Record<string, unknown>): string | undefined {
+  if (typeof data.email === 'string') return maskEmail(data.email);
+  if (typeof data.user_id === 'string' || typeof data.user_id === 'number')
+    return `user:${maskEmailsIn(String(data.user_id))}`;
+  return undefined;
+}
+
+const SECRET_KEY = /^(otp|otp_code|password|passwd|secret|token|api_?key|authorization)$/i;
+// A secret inside text: JSON (`"otp": "123"`) and Python reprs (`'otp': '123'`) alike.
+const SECRET_IN_TEXT =
+  /(['"]?\b(?:otp|otp_code|password|passwd|secret|token|api_?key)['"]?\s*[:=]\s*)(['"]?)[^'",}\s]*/gi;
+
+/**
+ * A copy of `value` with secrets (OTP codes, passwords, tokens) replaced by `***`, by key in objects and by
+ * pattern in text. Addresses are kept: this is for stored messages (dead letters), which keep their payloads.
+ */
+export function maskSecrets(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(SECRET_IN_TEXT, '$1$2***');
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [
+      key,
+      SECRET_KEY.test(key) && inner !== null && typeof inner !== 'object' ? '***' : maskSecrets(inner),
+    ]),
+  );
+}
+
 // Belt and braces: the code never logs payloads or secrets, and these paths catch a mistake that tries.
 const REDACT = [
   'password',

@@ -16,6 +16,13 @@ Commands:
                       a person's verdict on an unknown delivery: it arrived (a replay completes as a
                       duplicate), or it did not (a replay sends it); recorded with --by NAME and the time
   seed-users          development only: add sample users to the embedded database
+  wait                wait until Redis and (when configured) PostgreSQL answer, up to --timeout SECONDS (60);
+                      the container's entrypoint runs it before the service
+  celery-bridge       turn Celery producers' messages (send_task, .delay) into jobs: CELERY_BROKER_URL
+                      (redis:// or amqp://), CELERY_QUEUES; results for AsyncResult.get() with
+                      CELERY_RESULT_BACKEND
+  stream-bridge       turn Redis Streams entries (INGEST_STREAMS) and pub/sub messages (INGEST_CHANNELS),
+                      { task, payload, idempotency_key? }, into jobs
 
 Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)
@@ -23,6 +30,21 @@ Options for the workers:
   --name NAME         worker name shown in Redis (default: email-worker@<host>)
   --monitor           run the monitor instead of workers: Bull Board, /workers, /templates, /outbox,
                       /deliveries, the task API under /api and /metrics on MONITOR_PORT (5555)
+  --celery-bridge     run the Celery bridge in the same process as the workers
+
+Options for celery-bridge:
+  --name NAME         names its processing list and heartbeat (default: celery-bridge@<host>)
+  --queues LIST       Celery queues to consume (default: CELERY_QUEUES, email_notifications)
+  --batch-size N      messages bridged at once (default 500)
+
+Options for stream-bridge:
+  --stream NAME       a stream to read (repeatable or comma-separated; default: INGEST_STREAMS)
+  --channel NAME      a pub/sub channel (repeatable or comma-separated; default: INGEST_CHANNELS)
+  --group NAME        consumer group, created at the stream's end when missing (default email-workers)
+  --consumer NAME     consumer name in the group (default: stream-bridge@<host>)
+  --batch-size N      entries read at once (default 100)
+  --block-timeout MS  how long one read waits for entries (default 5000)
+  --claim-idle MS     take over entries pending this long on a dead consumer (default 30000)
 
 Options for deliveries:
   --to ADDRESS        only this recipient
@@ -50,6 +72,9 @@ Examples:
   start-workers deliveries purge --older-than 90d --dry-run
   start-workers deliveries purge --older-than 90d
   start-workers deliveries resolve 'send_booking_confirmation~booking%3A42' --resend --by ada
+  CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// start-workers celery-bridge
+  start-workers --celery-bridge                   workers and the Celery bridge in one process
+  start-workers stream-bridge --stream email-requests --consumer bridge-1
   MONITOR_USER=ops MONITOR_PASSWORD=… API_TOKEN=… start-workers --monitor
   SMTP_HOST=smtp.example.com FROM_ADDRESS=no-reply@example.com NODE_ENV=production start-workers
 `;

@@ -104,7 +104,7 @@ export async function startMonitor(
     const gallery = await renderGallery(templates, config.templatesDir, config.defaults);
 
     // Fails fast while Redis is down: an HTTP request answers 503 rather than hanging.
-    const redis = createRedis(config.redis.url, 'producer', (error) =>
+    const redis = createRedis(config.redis, 'producer', (error) =>
       logger.warn({ err: error.message }, 'redis connection error'),
     );
     redis.connect().catch(() => undefined);

@@ -3,15 +3,15 @@
  * so a hung component reports unhealthy instead of hanging the job. The same probes answer `/health/ready`
  * (readiness.ts).
  */
-import type { Redis } from 'ioredis';
 import type { Pool } from '../db/pool.js';
 import type { Templates } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
 import type { ComponentStatus, HealthReport } from '../tasks/define-task.js';
 import type { Breakers } from './breakers.js';
+import type { RedisConnection } from './connection.js';
 
 export interface HealthTargets {
-  redis: Redis;
+  redis: RedisConnection;
   mailer: Mailer;
   pool: Pool | undefined;
   templates: Templates;

@@ -3,13 +3,17 @@
  * as the Celery bridge) publishes a heartbeat to Redis; the monitor's `/workers` and `/api/stats` read them.
  *
  * The shape in Redis, under the queues' prefix (QUEUE_PREFIX, `bull` by default):
- *   <prefix>:email-workers:heartbeats          sorted set: member = process id, score = last heartbeat (epoch ms)
- *   <prefix>:email-workers:heartbeat:<id>      string: the JSON {@link Heartbeat}, expiring after an hour
- * A publisher writes both every `interval_ms` in one MULTI. A process whose last heartbeat is older than three
- * intervals, or that wrote `stopped_at` on its way out, is gone; entries older than an hour are dropped.
+ *   <prefix>:{email-workers}:heartbeats        sorted set: member = process id, score = last heartbeat (epoch ms)
+ *   <prefix>:{email-workers}:heartbeat:<id>    string: the JSON {@link Heartbeat}, expiring after an hour
+ * (the hash tag keeps both in one slot of a Redis Cluster). A publisher writes both every `interval_ms` in one
+ * MULTI. A process whose last heartbeat is older than three intervals, or that wrote `stopped_at` on its way out,
+ * is gone; entries older than an hour are dropped.
+ *
+ * The bridges (src/bridges/heartbeat.ts) keep a record of their own, `<prefix>:bridges:<name>`, that expires
+ * three intervals after their last heartbeat; {@link listWorkers} reads those too, as alive.
  */
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import { dataNodes, type RedisConnection } from './connection.js';
 import type { Logger } from '../logger.js';
 
 export interface Heartbeat {
@@ -40,8 +44,8 @@ const RECORD_TTL_S = 3_600;
 const GONE_AFTER_INTERVALS = 3;
 
 export const heartbeatKeys = (prefix: string) => ({
-  index: `${prefix}:email-workers:heartbeats`,
-  record: (id: string) => `${prefix}:email-workers:heartbeat:${id}`,
+  index: `${prefix}:{email-workers}:heartbeats`,
+  record: (id: string) => `${prefix}:{email-workers}:heartbeat:${id}`,
 });
 
 export interface HeartbeatSource {
@@ -60,7 +64,7 @@ export interface HeartbeatPublisher {
 }
 
 export function startHeartbeat(
-  redis: Redis,
+  redis: RedisConnection,
   prefix: string,
   source: HeartbeatSource,
   intervalMs: number,
@@ -106,13 +110,16 @@ export function startHeartbeat(
   };
 }
 
-/** Every process that published within the last hour, newest first, each marked alive or gone. */
-export async function listWorkers(redis: Redis, prefix: string, now = Date.now()): Promise<WorkerStatus[]> {
+/** Every process that published within the last hour, newest first, each marked alive or gone; then the bridges. */
+export async function listWorkers(
+  redis: RedisConnection,
+  prefix: string,
+  now = Date.now(),
+): Promise<WorkerStatus[]> {
   const keys = heartbeatKeys(prefix);
   const ids = await redis.zrevrangebyscore(keys.index, '+inf', now - RECORD_TTL_S * 1000);
-  if (ids.length === 0) return [];
-  const records = await redis.mget(ids.map((id) => keys.record(id)));
-  return records.flatMap((text) => {
+  const records = ids.length ? await redis.mget(ids.map((id) => keys.record(id))) : [];
+  const workers = records.flatMap((text) => {
     if (!text) return [];
     try {
       const heartbeat = JSON.parse(text) as Heartbeat;
@@ -124,6 +131,60 @@ export async function listWorkers(redis: Redis, prefix: string, now = Date.now()
           1000,
       );
       return [{ ...heartbeat, alive, uptime_s }];
+    } catch {
+      return [];
+    }
+  });
+  return [...workers, ...(await listBridges(redis, prefix, now))];
+}
+
+/** A bridge's record, as src/bridges/heartbeat.ts writes it. */
+interface BridgeRecord {
+  name: string;
+  kind: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  started: string;
+  last_heartbeat: string;
+  counts: { bridged: number; rejected: number; acknowledged: number };
+}
+
+/** The bridges' records expire with their heartbeats: each one found is alive. */
+async function listBridges(redis: RedisConnection, prefix: string, now: number): Promise<WorkerStatus[]> {
+  const keys: string[] = [];
+  // In a Cluster the records live on every master: each is scanned.
+  for (const node of dataNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', `${prefix}:bridges:*`, 'COUNT', 200);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0' && keys.length < 1_000);
+  }
+  const records = await Promise.all(keys.map((key) => redis.get(key)));
+  return records.flatMap((text) => {
+    if (!text) return [];
+    try {
+      const bridge = JSON.parse(text) as BridgeRecord;
+      return [
+        {
+          id: `${bridge.name}:${bridge.pid}`,
+          kind: bridge.kind,
+          name: bridge.name,
+          host: bridge.host,
+          pid: bridge.pid,
+          queues: bridge.queues,
+          concurrency: 1,
+          started_at: bridge.started,
+          last_heartbeat: bridge.last_heartbeat,
+          interval_ms: 5_000,
+          jobs_processed: bridge.counts.bridged,
+          jobs_failed: bridge.counts.rejected,
+          alive: true,
+          uptime_s: Math.round((now - Date.parse(bridge.started)) / 1000),
+        },
+      ];
     } catch {
       return [];
     }

@@ -4,7 +4,7 @@
  * stops them all (the heartbeat's last beat says the process is gone).
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -18,7 +18,7 @@ export const HEARTBEAT_INTERVAL_MS = 10_000;
 export interface ObservabilityOptions {
   config: Pick<Config, 'health' | 'redis'>;
   logger: Logger;
-  redis: Redis;
+  redis: RedisConnection;
   metrics: WorkerMetrics;
   /** Readiness components; add a breaker with `breakerProbe` (readiness.ts). */
   probes: readonly ComponentProbe[];

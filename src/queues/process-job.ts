@@ -20,7 +20,7 @@ import {
   UnknownTaskError,
   type Dependency,
 } from '../errors.js';
-import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
+import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
 import { parsePayload } from '../tasks/parse-payload.js';
@@ -347,13 +347,6 @@ function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number, transmitG
 }
 
 /** The masked address, or the user id: enough to find the job again, never the address itself. */
-export function recipientHint(data: Record<string, unknown>): string | undefined {
-  if (typeof data.email === 'string') return maskEmail(data.email);
-  if (typeof data.user_id === 'string' || typeof data.user_id === 'number')
-    return `user:${maskEmailsIn(String(data.user_id))}`;
-  return undefined;
-}
-
 function smtpReply(result: unknown): Record<string, unknown> {
   const r = result as { message_id?: string; smtp_response?: string } | undefined;
   return r?.message_id ? { messageId: r.message_id, smtpResponse: r.smtp_response } : {};

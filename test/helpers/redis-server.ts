@@ -3,7 +3,7 @@
  * and restart Redis without disturbing the shared one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
+import { answersPing } from './redis-nodes.js';
 import { closedPort } from './smtp-sink.js';
 import { waitFor } from './wait.js';
 
@@ -26,25 +26,7 @@ export async function startOwnRedis(): Promise<OwnRedis> {
           stdio: 'ignore',
         },
       );
-      await waitFor(
-        async () => {
-          const probe = new Redis(own.url, {
-            lazyConnect: true,
-            retryStrategy: () => null,
-            maxRetriesPerRequest: 0,
-          });
-          probe.on('error', () => undefined);
-          try {
-            await probe.connect();
-            return (await probe.ping()) === 'PONG';
-          } catch {
-            return false;
-          } finally {
-            probe.disconnect();
-          }
-        },
-        { what: `redis-server on port ${port}` },
-      );
+      await waitFor(() => answersPing(own.url), { what: `redis-server on port ${port}` });
     },
     async stop() {
       if (!child || child.exitCode !== null || child.signalCode !== null) return;

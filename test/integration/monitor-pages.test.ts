@@ -52,21 +52,22 @@ afterAll(async () => {
 const page = (path: string, login = OPERATOR) => m.request(path, { auth: basic(login) });
 
 describe('/workers', () => {
-  it('lists a live worker, a stopped one and a bridge that stopped heartbeating as gone', async () => {
+  it('lists a live worker, a stopped one and one that stopped heartbeating as gone, and a live bridge', async () => {
     const second = await startWorkers(w.config, createLogger({ level: 'silent' }), {
       queues: ['system'],
       name: 'stopped-worker',
     });
     await second.close();
+    // A worker process that died five minutes ago, in the workers' shape.
     const stale = Date.now() - 5 * 60_000;
-    const bridge = {
-      id: 'celery-bridge@host:1:1',
-      kind: 'celery-bridge',
-      name: 'celery-bridge@host',
+    const dead = {
+      id: 'dead-worker@host:1:1',
+      kind: 'email-workers',
+      name: 'dead-worker@host',
       host: 'host',
       pid: 1,
       queues: ['auth_emails'],
-      concurrency: 1,
+      concurrency: 10,
       started_at: new Date(stale - 60_000).toISOString(),
       last_heartbeat: new Date(stale).toISOString(),
       interval_ms: 10_000,
@@ -76,9 +77,26 @@ describe('/workers', () => {
     const keys = heartbeatKeys(w.prefix);
     await redis
       .multi()
-      .set(keys.record(bridge.id), JSON.stringify(bridge))
-      .zadd(keys.index, stale, bridge.id)
+      .set(keys.record(dead.id), JSON.stringify(dead))
+      .zadd(keys.index, stale, dead.id)
       .exec();
+    // A live Celery bridge, in the bridges' own shape (src/bridges/heartbeat.ts).
+    await redis.set(
+      `${w.prefix}:bridges:celery-bridge@host`,
+      JSON.stringify({
+        name: 'celery-bridge@host',
+        kind: 'celery-bridge',
+        host: 'host',
+        pid: 2,
+        queues: ['email_notifications'],
+        started: new Date(Date.now() - 60_000).toISOString(),
+        last_heartbeat: new Date().toISOString(),
+        counts: { bridged: 5, rejected: 1, acknowledged: 5 },
+        queue_counts: {},
+      }),
+      'PX',
+      60_000,
+    );
 
     const { status, text } = await waitFor(async () => {
       const response = await page('/workers');
@@ -89,7 +107,8 @@ describe('/workers', () => {
       new RegExp(`<tr[^>]*>\\s*<td class="(alive|gone)">[^<]*</td>\\s*<td>${name}</td>`).exec(text)?.[1];
     expect(row('pages-worker')).toBe('alive');
     expect(row('stopped-worker')).toBe('gone');
-    expect(row('celery-bridge@host')).toBe('gone');
+    expect(row('dead-worker@host')).toBe('gone');
+    expect(row('celery-bridge@host')).toBe('alive');
     expect(text).toContain('celery-bridge');
   });
 });

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, it, expect } from 'vitest';
-import { createLogger, deliveryRef, keyRef, maskEmail, maskEmailsIn } from '../../src/logger.js';
+import { createLogger, deliveryRef, keyRef, maskEmail, maskEmailsIn, maskSecrets } from '../../src/logger.js';
 import { messageIdFor } from '../../src/mail/transport.js';
 import { decodedForms } from '../helpers/decoded-forms.js';
 
@@ -119,5 +119,26 @@ describe('createLogger', () => {
     const { logger, lines } = capturingLogger();
     logger.info({ task: 'send_welcome_email', password: 'hunter2' }, 'oops');
     expect(lines[0]).toMatchObject({ task: 'send_welcome_email' });
+  });
+});
+
+describe('maskSecrets', () => {
+  it('masks OTP codes and passwords by key, keeping the rest', () => {
+    expect(
+      maskSecrets({ email: 'a@example.com', otp: 482913, user: { password: 'pw', name: 'Ada' } }),
+    ).toEqual({
+      email: 'a@example.com',
+      otp: '***',
+      user: { password: '***', name: 'Ada' },
+    });
+  });
+
+  it('masks them inside JSON text and Python reprs', () => {
+    expect(maskSecrets('{"email": "a@example.com", "otp": "482913"}')).toBe(
+      '{"email": "a@example.com", "otp": "***"}',
+    );
+    expect(maskSecrets("[{'otp': '482913', 'email': 'a@example.com'}]")).toBe(
+      "[{'otp': '***', 'email': 'a@example.com'}]",
+    );
   });
 });

@@ -5,14 +5,14 @@
  *   <prefix>:email-workers:api-idempotency:<job id>   string: sha256 of the body and options, 24 h
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../queues/connection.js';
 
 const RECORD_TTL_S = 86_400;
 
 export type KeyUse = 'first' | 'replay' | 'mismatch';
 
 export async function useIdempotencyKey(
-  redis: Redis,
+  redis: RedisConnection,
   prefix: string,
   jobId: string,
   request: unknown,
