@@ -177,7 +177,7 @@ export async function startMonitor(
     router.use('/queues', redisReady, (req, res, next) => boards[viewerOf(res).role](req, res, next));
     router.get('/', (_req, res) => res.redirect(`${base}/queues`));
     router.get('/workers', redisReady, async (_req, res) => {
-      res.type('html').send(workersPage(context(res), await listWorkers(redis, config.redis.prefix)));
+      res.type('html').send(workersPage(context(res), await listWorkers(redis, config.redis)));
     });
     router.get('/templates', (_req, res) => void res.type('html').send(templatesPage(context(res), gallery)));
     router.get('/outbox', async (_req, res) => {

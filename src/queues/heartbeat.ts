@@ -2,18 +2,19 @@
  * Live workers, as Flower shows them: every worker process (and any other process that feeds the queues, such
  * as the Celery bridge) publishes a heartbeat to Redis; the monitor's `/workers` and `/api/stats` read them.
  *
- * The shape in Redis, under the queues' prefix (QUEUE_PREFIX, `bull` by default):
- *   <prefix>:{email-workers}:heartbeats        sorted set: member = process id, score = last heartbeat (epoch ms)
- *   <prefix>:{email-workers}:heartbeat:<id>    string: the JSON {@link Heartbeat}, expiring after an hour
- * (the hash tag keeps both in one slot of a Redis Cluster). A publisher writes both every `interval_ms` in one
- * MULTI. A process whose last heartbeat is older than three intervals, or that wrote `stopped_at` on its way out,
+ * The shape in Redis, beside the `system` queue's keys (`<prefix>` is QUEUE_PREFIX, `bull` by default; in a
+ * Redis Cluster it is the queue's hash tag `{<prefix>:system}`, so both keys share the queue's slot):
+ *   <prefix>:system:heartbeats        sorted set: member = process id, score = last heartbeat (epoch ms)
+ *   <prefix>:system:heartbeat:<id>    string: the JSON {@link Heartbeat}, expiring after an hour
+ * A publisher writes both every `interval_ms` in one MULTI. A process whose last heartbeat is older than three intervals, or that wrote `stopped_at` on its way out,
  * is gone; entries older than an hour are dropped.
  *
  * The bridges (src/bridges/heartbeat.ts) keep a record of their own, `<prefix>:bridges:<name>`, that expires
  * three intervals after their last heartbeat; {@link listWorkers} reads those too, as alive.
  */
 import { hostname } from 'node:os';
-import { dataNodes, type RedisConnection } from './connection.js';
+import type { RedisTarget } from '../config.js';
+import { dataNodes, queuePrefix, type RedisConnection } from './connection.js';
 import type { Logger } from '../logger.js';
 
 export interface Heartbeat {
@@ -43,10 +44,13 @@ export interface WorkerStatus extends Heartbeat {
 const RECORD_TTL_S = 3_600;
 const GONE_AFTER_INTERVALS = 3;
 
-export const heartbeatKeys = (prefix: string) => ({
-  index: `${prefix}:{email-workers}:heartbeats`,
-  record: (id: string) => `${prefix}:{email-workers}:heartbeat:${id}`,
-});
+export const heartbeatKeys = (target: QueueTarget) => {
+  const base = `${queuePrefix(target, 'system')}:system`;
+  return { index: `${base}:heartbeats`, record: (id: string) => `${base}:heartbeat:${id}` };
+};
+
+/** What names the keys: Redis' mode and QUEUE_PREFIX. */
+export type QueueTarget = Pick<RedisTarget, 'mode' | 'prefix'>;
 
 export interface HeartbeatSource {
   kind: string;
@@ -65,14 +69,14 @@ export interface HeartbeatPublisher {
 
 export function startHeartbeat(
   redis: RedisConnection,
-  prefix: string,
+  target: QueueTarget,
   source: HeartbeatSource,
   intervalMs: number,
   logger: Logger,
 ): HeartbeatPublisher {
   const started = new Date();
   const id = `${source.name}:${process.pid}:${started.getTime()}`;
-  const keys = heartbeatKeys(prefix);
+  const keys = heartbeatKeys(target);
   const beat = async (stoppedAt?: Date) => {
     const now = new Date();
     const heartbeat: Heartbeat = {
@@ -113,10 +117,10 @@ export function startHeartbeat(
 /** Every process that published within the last hour, newest first, each marked alive or gone; then the bridges. */
 export async function listWorkers(
   redis: RedisConnection,
-  prefix: string,
+  target: QueueTarget,
   now = Date.now(),
 ): Promise<WorkerStatus[]> {
-  const keys = heartbeatKeys(prefix);
+  const keys = heartbeatKeys(target);
   const ids = await redis.zrevrangebyscore(keys.index, '+inf', now - RECORD_TTL_S * 1000);
   const records = ids.length ? await redis.mget(ids.map((id) => keys.record(id))) : [];
   const workers = records.flatMap((text) => {
@@ -135,7 +139,7 @@ export async function listWorkers(
       return [];
     }
   });
-  return [...workers, ...(await listBridges(redis, prefix, now))];
+  return [...workers, ...(await listBridges(redis, target.prefix, now))];
 }
 
 /** A bridge's record, as src/bridges/heartbeat.ts writes it. */

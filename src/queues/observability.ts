@@ -40,7 +40,7 @@ export async function startObservability(options: ObservabilityOptions): Promise
   if (health) logger.info({ port: health.port }, 'health and metrics served');
   const heartbeat = startHeartbeat(
     options.redis,
-    config.redis.prefix,
+    config.redis,
     {
       kind: 'email-workers',
       name: options.worker.name,

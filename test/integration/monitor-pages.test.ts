@@ -74,7 +74,7 @@ describe('/workers', () => {
       jobs_processed: 3,
       jobs_failed: 0,
     };
-    const keys = heartbeatKeys(w.prefix);
+    const keys = heartbeatKeys(w.config.redis);
     await redis
       .multi()
       .set(keys.record(dead.id), JSON.stringify(dead))

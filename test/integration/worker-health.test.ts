@@ -178,12 +178,12 @@ describe('the heartbeat', () => {
     const redis = new Redis(TEST_REDIS_URL);
     try {
       const [worker] = await waitFor(async () => {
-        const list = await listWorkers(redis, w.prefix);
+        const list = await listWorkers(redis, w.config.redis);
         return list.length > 0 && list;
       });
       expect(worker).toMatchObject({ kind: 'email-workers', pid: process.pid, alive: true, concurrency: 10 });
       expect(worker!.queues.sort()).toEqual(['auth_emails', 'booking_emails', 'system', 'waitlist_emails']);
-      expect(await redis.zscore(heartbeatKeys(w.prefix).index, worker!.id)).not.toBeNull();
+      expect(await redis.zscore(heartbeatKeys(w.config.redis).index, worker!.id)).not.toBeNull();
     } finally {
       redis.disconnect();
     }

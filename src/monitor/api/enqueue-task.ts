@@ -1,6 +1,7 @@
 /** `POST /api/tasks/:name`: validates like the typed client, enqueues, answers 202 (or 200 for a replay). */
 import { randomUUID } from 'node:crypto';
 import { jobIdForKey } from '../../client.js';
+import { queuePrefix } from '../../queues/connection.js';
 import { InvalidPayloadError } from '../../errors.js';
 import type { TaskDefinition } from '../../tasks/define-task.js';
 import { parsePayload } from '../../tasks/parse-payload.js';
@@ -33,10 +34,16 @@ export const enqueueTask: ApiHandler = async (request, context) => {
     headers,
   });
   if (key !== undefined) {
-    const use = await useIdempotencyKey(context.redis, context.config.redis.prefix, jobId, {
-      body: request.body,
-      ...options,
-    });
+    const use = await useIdempotencyKey(
+      context.redis,
+      queuePrefix(context.config.redis, task.queue),
+      task.queue,
+      jobId,
+      {
+        body: request.body,
+        ...options,
+      },
+    );
     if (use === 'mismatch') {
       throw new ApiError(
         422,

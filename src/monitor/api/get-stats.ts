@@ -28,7 +28,7 @@ export const getStats: ApiHandler = async (_request, context) => {
   for (const [, counts] of perQueue) {
     for (const key of Object.keys(total) as Array<keyof Counts>) total[key] += counts[key];
   }
-  const workers = (await listWorkers(context.redis, context.config.redis.prefix)).filter((w) => w.alive);
+  const workers = (await listWorkers(context.redis, context.config.redis)).filter((w) => w.alive);
   return {
     status: 200,
     body: {

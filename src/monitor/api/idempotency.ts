@@ -1,8 +1,9 @@
 /**
  * `Idempotency-Key` for `POST /api/tasks/:name`. The key becomes the job id `<task>~<key>` (the typed client's
  * mapping, and the ledger's idempotency key); beside the job, Redis keeps a fingerprint of the first request's
- * body for a day, so the same key with another body is told apart from a replay:
- *   <prefix>:email-workers:api-idempotency:<job id>   string: sha256 of the body and options, 24 h
+ * body for a day, so the same key with another body is told apart from a replay, beside the task's queue (in a
+ * Redis Cluster `<prefix>` is that queue's hash tag, so the record shares its slot):
+ *   <prefix>:<queue>:api-idempotency:<job id>   string: sha256 of the body and options, 24 h
  */
 import { createHash } from 'node:crypto';
 import type { RedisConnection } from '../../queues/connection.js';
@@ -13,11 +14,12 @@ export type KeyUse = 'first' | 'replay' | 'mismatch';
 
 export async function useIdempotencyKey(
   redis: RedisConnection,
-  prefix: string,
+  queuePrefix: string,
+  queue: string,
   jobId: string,
   request: unknown,
 ): Promise<KeyUse> {
-  const key = `${prefix}:email-workers:api-idempotency:${jobId}`;
+  const key = `${queuePrefix}:${queue}:api-idempotency:${jobId}`;
   const fingerprint = createHash('sha256').update(canonicalJson(request)).digest('hex');
   const set = await redis.set(key, fingerprint, 'EX', RECORD_TTL_S, 'NX');
   if (set === 'OK') return 'first';
