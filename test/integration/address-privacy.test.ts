@@ -87,7 +87,7 @@ describe('an email whose idempotency key holds an address', () => {
     // A producer's own BullMQ job id, double-encoded and in mixed case: the key is the job id.
     const jobId = 'booking-Ada%2540Example.COM';
     const key = `send_booking_confirmation~${jobId}`;
-    await ledgerRow(key, 'send_booking_confirmation', 'sending', 1);
+    await ledgerRow(key, 'send_booking_confirmation', 'sending', 3);
     const added = await w
       .queue('booking_emails')
       .add('send_booking_confirmation', { user_id: 1, booking_data: { event_name: 'Private' } }, { jobId });

@@ -31,7 +31,7 @@ beforeAll(async () => {
       SMTP_HOST: '127.0.0.1',
       SMTP_PORT: String(smtpProxy.port),
       DATABASE_URL: url.toString(),
-      DATABASE_CONNECT_TIMEOUT_MS: '300',
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
       USERS_TABLE: db.usersTable,
       LEDGER_SCHEMA: db.schema,
       // A whole retry budget of well under a second: any outage below outlasts it many times.

@@ -96,7 +96,7 @@ describe('at start', () => {
     const ledger = `${db.schema}_pg_wait`;
     const pending = startInBackground({
       DATABASE_URL: proxiedDatabase(),
-      DATABASE_CONNECT_TIMEOUT_MS: '300',
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
       USERS_TABLE: db.usersTable,
       LEDGER_SCHEMA: ledger,
       MIGRATE_ON_START: 'true',

@@ -22,7 +22,7 @@ beforeAll(async () => {
   db = await createTestSchema('unknown');
   w = await startTestWorkers(
     'unknown',
-    { ...smtpEnv(smtp), ...databaseEnv(db), DATABASE_CONNECT_TIMEOUT_MS: '300' },
+    { ...smtpEnv(smtp), ...databaseEnv(db), DATABASE_CONNECT_TIMEOUT_MS: '1000' },
     { queues: ['booking_emails'] },
   );
 });
