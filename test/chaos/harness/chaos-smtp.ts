@@ -51,6 +51,8 @@ export interface Delivery {
   n: number;
   rcptTo: string[];
   headers: HeaderField[];
+  /** The whole message, when the server was started with `keepRaw`. */
+  raw: Buffer | undefined;
 }
 
 /** What to answer to a transaction once its message is in: accept (undefined), a reply, or never. */
@@ -59,6 +61,8 @@ export type Script = (tx: Transaction) => SmtpReply | 'hang' | undefined;
 export interface ChaosSmtpOptions {
   /** Require AUTH with these credentials. */
   auth?: { username: string; password: string };
+  /** Keep every accepted message whole (for looking into bodies), not only its headers. */
+  keepRaw?: boolean;
 }
 
 export interface ChaosSmtp {
@@ -163,7 +167,8 @@ export async function startChaosSmtp(options: ChaosSmtpOptions = {}): Promise<Ch
         stream.on('error', () => undefined);
         stream.on('end', () => {
           tx.complete = true;
-          const headers = parseHeaders(Buffer.concat(chunks));
+          const raw = Buffer.concat(chunks);
+          const headers = parseHeaders(raw);
           tx.messageId = headerValue(headers, 'message-id');
           const reply = smtp.script(tx);
           if (reply === 'hang') {
@@ -183,7 +188,14 @@ export async function startChaosSmtp(options: ChaosSmtpOptions = {}): Promise<Ch
             tx.outcome = 'accepted';
             const messageId = tx.messageId ?? `(none in transaction ${tx.n})`;
             smtp.copies.set(messageId, (smtp.copies.get(messageId) ?? 0) + 1);
-            smtp.deliveries.push({ messageId, at: tx.endedAt, n: tx.n, rcptTo: tx.rcptTo, headers });
+            smtp.deliveries.push({
+              messageId,
+              at: tx.endedAt,
+              n: tx.n,
+              rcptTo: tx.rcptTo,
+              headers,
+              raw: options.keepRaw ? raw : undefined,
+            });
             callback(null, `2.0.0 OK queued as ${tx.n}`);
           });
         });

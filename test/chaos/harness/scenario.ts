@@ -54,8 +54,8 @@ export interface ScenarioOptions {
   /** Worker variables for every process of the scenario, over the harness's own. */
   env?: Record<string, string>;
   smtp?: ChaosSmtpOptions;
-  /** The PostgreSQL server to use (default: the tests' one, TEST_DATABASE_URL). */
-  databaseUrl?: string;
+  /** A PostgreSQL of the scenario's own to use instead of the tests' one; removed after the scenario. */
+  ownDatabase?: { url: string; remove(): Promise<void> };
   /** Put a TCP proxy between the workers and PostgreSQL, for outages. */
   databaseProxy?: boolean;
 }
@@ -106,6 +106,9 @@ export interface Scenario {
   /** Acknowledged emails accepted at least once so far. */
   delivered(): number;
   waitForDelivered(count: number, timeoutMs?: number): Promise<void>;
+  /** Waits until the producer has `enqueued` acknowledged and `delivered` are out: a fault then hits queued,
+   * running and new work alike. */
+  waitForProgress(producer: Producer, progress: { enqueued: number; delivered: number }): Promise<void>;
   /** Every log line of every process, with the process's name. */
   logs(): Array<LogLine & { worker: string }>;
   /** Breaker state changes logged by one process for a dependency, in order. */
@@ -190,11 +193,12 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
     markPassed(id, context.task.result?.state === 'pass');
   });
 
+  if (options.ownDatabase) cleanups.push(() => options.ownDatabase!.remove());
   const redis = await startOwnRedis({ appendOnlyDir: folder });
   cleanups.push(() => redis.stop());
   const smtp = await startChaosSmtp(options.smtp);
   cleanups.push(() => smtp.close());
-  const databaseUrl = options.databaseUrl ?? TEST_DATABASE_URL;
+  const databaseUrl = options.ownDatabase?.url ?? TEST_DATABASE_URL;
   const schema = await createTestSchema(`chaos_${id.replace(/\W/g, '_')}`, 'integer', databaseUrl);
   cleanups.push(() => schema.drop());
   for (let user = 1; user <= USERS; user++) await schema.addUser({ id: user, email: memberAddress(user) });
@@ -388,6 +392,15 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
         what: `${count} emails delivered`,
       }).then(() => undefined),
 
+    waitForProgress: (producer, progress) =>
+      waitFor(
+        () => producer.acknowledged >= progress.enqueued && scenario.delivered() >= progress.delivered,
+        {
+          timeoutMs: 60_000,
+          what: `${progress.enqueued} enqueued and ${progress.delivered} delivered`,
+        },
+      ).then(() => undefined),
+
     logs: () =>
       scenario.workers.flatMap((worker) => worker.logs.map((line) => ({ ...line, worker: worker.name }))),
 
@@ -558,7 +571,8 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
         at: new Date().toISOString(),
         enqueued,
       };
-      const { enqueued: _omitted, ...figures } = report;
+      const figures: Figures = { ...report };
+      delete (figures as Partial<Report>).enqueued;
       written = figures;
       writeFigures(figures);
       console.log(`chaos ${id}: ${summary(figures)}`);
@@ -582,12 +596,12 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
   return scenario;
 }
 
-/** A failed reason without its variable parts, so the figures can count them by kind. */
+/** A failed reason by kind: up to its first colon, numbers and hashes blanked, so the figures can count them. */
 function reasonKind(reason: string): string {
-  return reason
+  return (reason.split(':')[0] ?? reason)
     .replace(/\b[0-9a-f]{8,}\b/g, '…')
     .replace(/\d+/g, 'N')
-    .slice(0, 120);
+    .slice(0, 80);
 }
 
 export const round = (n: number) => Math.round(n * 10) / 10;
