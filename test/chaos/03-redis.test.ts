@@ -15,7 +15,7 @@ it('Redis SHUTDOWN and restart mid-run: lost 0, duplicates 0, workers resume wit
   const s = await startScenario('03-redis-shutdown', { title: 'Redis SHUTDOWN and restart mid-run' });
   s.smtp.stepDelayMs = 5;
   const workers = await s.startWorkers(2);
-  const producer = s.produce({ total: EMAILS, perSecond: 60 });
+  const producer = s.produce({ total: EMAILS, perSecond: 80 });
   await s.waitForProgress(producer, { enqueued: EMAILS / 3, delivered: 50 });
 
   const downAt = Date.now();
@@ -50,7 +50,7 @@ it('kill -9 of Redis mid-run: only enqueues acknowledged in the last second befo
   const s = await startScenario('03-redis-kill', { title: 'kill -9 of Redis mid-run (AOF everysec)' });
   s.smtp.stepDelayMs = 5;
   await s.startWorkers(2);
-  const producer = s.produce({ total: EMAILS, perSecond: 60 });
+  const producer = s.produce({ total: EMAILS, perSecond: 80 });
   await s.waitForProgress(producer, { enqueued: EMAILS / 3, delivered: 50 });
 
   const killedAt = Date.now();

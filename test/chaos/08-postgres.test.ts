@@ -57,11 +57,14 @@ it("the workers' PostgreSQL connections terminated mid-run: lost 0, duplicates 0
       timeoutMs: 60_000,
       what: 'emails enqueued',
     });
-    const { rows } = await s.schema.pool.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pg_terminate_backend(pid)`,
+    // The workers' connections are chosen first, in a materialised step: with the function in the WHERE clause the
+    // planner may call it before the name filter has excluded a row, terminating every connection on the server.
+    const { rows } = await s.schema.pool.query<{ terminated: boolean }>(
+      `WITH workers AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE application_name = $1)
+       SELECT pg_terminate_backend(pid) AS terminated FROM workers`,
       [s.applicationName],
     );
-    terminated.push(rows.length);
+    terminated.push(rows.filter((row) => row.terminated).length);
   }
   await producer.done;
   const report = await s.finish({ settleTimeoutMs: 120_000 });

@@ -48,7 +48,7 @@ it('a rolling restart of three workers under load: lost 0, duplicates 0, every e
   });
   s.smtp.stepDelayMs = 20;
   const original = await s.startWorkers(3);
-  const producer = s.produce({ total: 900, perSecond: 60 });
+  const producer = s.produce({ total: 600, perSecond: 60 });
   const exitMs: number[] = [];
   for (const [i, worker] of original.entries()) {
     await waitFor(() => producer.acknowledged >= 150 * (i + 1), { timeoutMs: 60_000, what: 'load' });
@@ -65,7 +65,7 @@ it('a rolling restart of three workers under load: lost 0, duplicates 0, every e
 
   for (const worker of original) expect(worker.exitInfo).toMatchObject({ code: 0, signal: null });
   for (const ms of exitMs) expect(ms).toBeLessThanOrEqual(EXIT_LIMIT_MS);
-  expect(report).toMatchObject({ acknowledged: 900, delivered: 900, lost: 0, duplicates: 0, failed: 0 });
+  expect(report).toMatchObject({ acknowledged: 600, delivered: 600, lost: 0, duplicates: 0, failed: 0 });
 });
 
 async function stopAndTime(worker: WorkerProcess): Promise<number> {
