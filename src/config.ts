@@ -117,6 +117,19 @@ const envSchema = z.object({
   WORKER_NAME: optionalText,
   JOB_TIMEOUT_MS: int(60_000, 1_000, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0, 3_600_000),
+  LOCK_DURATION_MS: int(10_000, 1_000, 600_000),
+  STALLED_INTERVAL_MS: int(5_000, 500, 600_000),
+  MAX_STALLED_COUNT: int(3, 0, 100),
+  BREAKER_THRESHOLD: int(5, 1, 10_000),
+  BREAKER_PROBE_INTERVAL: duration(5, 0.1),
+  BREAKER_MAX_OUTAGE: duration(86_400, 1),
+  CHAOS_CRASH_POINT: optionalText.refine(
+    (v) => v === undefined || /^(before-send|before-data-end|after-250|after-sent-record)(@.+)?$/.test(v),
+    {
+      message:
+        'expected before-send, before-data-end, after-250 or after-sent-record, optionally @<job id part>',
+    },
+  ),
   MAX_RETRIES: int(3, 0, 100),
   RETRY_DELAY: duration(2, 0),
   RETRY_DELAY_MAX: duration(600, 0),
@@ -230,7 +243,17 @@ export interface Config {
     name: string;
     jobTimeoutMs: number;
     shutdownTimeoutMs: number;
+    /** BullMQ's lockDuration: how soon a killed worker's jobs are known to be abandoned. */
+    lockDurationMs: number;
+    /** BullMQ's stalledInterval: how often abandoned jobs are looked for. */
+    stalledIntervalMs: number;
+    /** Crashes a job may cause before it fails (BullMQ's maxStalledCount). */
+    maxStalledCount: number;
   };
+  /** Per-dependency circuit breakers (SMTP, database, Redis). */
+  breaker: { threshold: number; probeIntervalMs: number; maxOutageS: number };
+  /** Test-only: the worker kills itself at this step (refused in production). */
+  chaosCrashPoint: { point: CrashPoint; jobIdPart: string | undefined } | undefined;
   /** Defaults for every task; a task may override them. */
   retry: { attempts: number; delayMs: number; delayMaxMs: number };
   retention: { completedAgeS: number; completedCount: number; failedAgeS: number; eventsMaxLen: number };
@@ -262,6 +285,8 @@ export interface Config {
   defaults: { locale: string; timeZone: string; currency: string; appUrl: string };
   templatesDir: string;
 }
+
+export type CrashPoint = 'before-send' | 'before-data-end' | 'after-250' | 'after-sent-record';
 
 type Env = Record<string, string | undefined>;
 
@@ -297,7 +322,23 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       name: e.WORKER_NAME ?? `email-worker@${hostname()}`,
       jobTimeoutMs: e.JOB_TIMEOUT_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      lockDurationMs: e.LOCK_DURATION_MS,
+      stalledIntervalMs: e.STALLED_INTERVAL_MS,
+      maxStalledCount: e.MAX_STALLED_COUNT,
     },
+    breaker: {
+      threshold: e.BREAKER_THRESHOLD,
+      probeIntervalMs: Math.round(e.BREAKER_PROBE_INTERVAL * 1000),
+      maxOutageS: e.BREAKER_MAX_OUTAGE,
+    },
+    chaosCrashPoint: e.CHAOS_CRASH_POINT
+      ? {
+          point: e.CHAOS_CRASH_POINT.split('@')[0] as CrashPoint,
+          jobIdPart: e.CHAOS_CRASH_POINT.includes('@')
+            ? e.CHAOS_CRASH_POINT.slice(e.CHAOS_CRASH_POINT.indexOf('@') + 1)
+            : undefined,
+        }
+      : undefined,
     retry: {
       attempts: e.MAX_RETRIES + 1,
       delayMs: Math.round(e.RETRY_DELAY * 1000),
@@ -410,6 +451,9 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
   }
   if (set('DB_HOST') && !set('DB_NAME') && !set('DATABASE_URL')) {
     problems.push('DB_NAME: required when DB_HOST is set');
+  }
+  if (production && set('CHAOS_CRASH_POINT')) {
+    problems.push('CHAOS_CRASH_POINT: a test-only crash hook, refused in production');
   }
   if (parsed && parsed.RETRY_DELAY_MAX < parsed.RETRY_DELAY) {
     problems.push('RETRY_DELAY_MAX: must not be below RETRY_DELAY');

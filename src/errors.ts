@@ -17,9 +17,27 @@ export class PermanentError extends EmailWorkersError {
   readonly code: string = 'PERMANENT';
 }
 
-/** Retrying may help (connection refused, timeout, 4xx reply, database down): retried with backoff. */
+/** The services a worker depends on; each has its own circuit breaker. */
+export type Dependency = 'smtp' | 'database' | 'redis';
+
+/**
+ * Retrying may help. A failure of one message (a 4xx for one recipient) uses up one of the job's attempts; a
+ * failure of a `dependency` (the SMTP server or the database unreachable, refusing our connection, account or
+ * sender) is an outage: it never uses up an email's attempts, and it counts towards that dependency's breaker.
+ */
 export class TransientError extends EmailWorkersError {
   readonly code: string = 'TRANSIENT';
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** Set when the failure is the dependency's, not this message's. */
+      dependency?: Dependency | undefined;
+    },
+  ) {
+    super(message, options);
+    this.dependency = options?.dependency;
+  }
+  readonly dependency: Dependency | undefined;
 }
 
 export interface FieldProblem {
@@ -86,14 +104,16 @@ export class SmtpRejectedError extends PermanentError {
   override readonly code = 'SMTP_REJECTED';
 }
 
-/** The SMTP server could not be reached or answered 4xx. */
+/** The SMTP server could not be reached, or answered 4xx. */
 export class SmtpUnavailableError extends TransientError {
   override readonly code = 'SMTP_UNAVAILABLE';
   constructor(
     message: string,
     options?: ErrorOptions & {
-      /** The connection broke or went quiet mid-conversation: the server may have accepted the message. */
+      /** The connection broke or went quiet during DATA: the server may have accepted the message. */
       mayHaveBeenSent?: boolean;
+      /** 'smtp' when the failure is the server's or our connection's, not this recipient's or message's. */
+      dependency?: 'smtp' | undefined;
     },
   ) {
     super(message, options);
@@ -104,6 +124,37 @@ export class SmtpUnavailableError extends TransientError {
 
 export class DatabaseUnavailableError extends TransientError {
   override readonly code = 'DATABASE_UNAVAILABLE';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, dependency: 'database' });
+  }
+}
+
+/**
+ * A table or column of the service's own is missing (the ledger not migrated, or dropped): nothing can be
+ * recorded until someone runs `start-workers migrate`. Treated as an outage of the database, never as a failure
+ * of the email: jobs wait, and the database breaker says why at `fatal`.
+ */
+export class DatabaseSchemaError extends TransientError {
+  override readonly code = 'DATABASE_SCHEMA_MISSING';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, dependency: 'database' });
+  }
+}
+
+/** A dependency was unavailable for longer than BREAKER_MAX_OUTAGE: the job fails with the last error. */
+export class OutageTooLongError extends PermanentError {
+  override readonly code = 'OUTAGE_TOO_LONG';
+  constructor(dependency: Dependency, seconds: number, cause: Error) {
+    super(`${dependency} unavailable for ${formatSeconds(seconds)} (BREAKER_MAX_OUTAGE): ${cause.message}`, {
+      cause,
+    });
+  }
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds >= 86_400 && seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds >= 60) return `${Math.round(seconds / 60)}m`;
+  return `${Math.round(seconds)}s`;
 }
 
 /** Another attempt holds this email's ledger row right now; retry once it has finished. */
@@ -134,10 +185,11 @@ export class DeliveryBlockedError extends PermanentError {
   }
 }
 
+/** The attempt ran past JOB_TIMEOUT_MS while waiting on `dependency`: its message was withdrawn. */
 export class JobTimeoutError extends TransientError {
   override readonly code = 'JOB_TIMEOUT';
-  constructor(timeoutMs: number) {
-    super(`job timed out after ${timeoutMs} ms`);
+  constructor(timeoutMs: number, dependency: Dependency | undefined, phase: string) {
+    super(`job timed out after ${timeoutMs} ms (${phase})`, { dependency });
   }
 }
 

@@ -1,7 +1,15 @@
-/** `start-workers deliveries` and `start-workers deliveries purge`: the ledger for a person at a terminal. */
+/**
+ * `start-workers deliveries`, `deliveries purge` and `deliveries resolve`: the ledger for a person at a terminal.
+ */
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig, parseDurationSeconds, type Config } from '../config.js';
-import { DELIVERY_STATUSES, createLedger, type DeliveryRow, type DeliveryStatus } from '../db/deliveries.js';
+import {
+  DELIVERY_STATUSES,
+  createLedger,
+  type DeliveryRow,
+  type DeliveryStatus,
+} from '../db/ledger/index.js';
 import { openDatabase } from '../db/open-database.js';
 import { UsageError } from './usage-error.js';
 
@@ -16,6 +24,9 @@ export async function run(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       json: { type: 'boolean', default: false },
       'older-than': { type: 'string' },
+      sent: { type: 'boolean', default: false },
+      resend: { type: 'boolean', default: false },
+      by: { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -23,6 +34,11 @@ export async function run(argv: string[]): Promise<number> {
   const sub = positionals.join(' ');
   if (sub === '') return listDeliveries(loadConfig(), values);
   if (sub === 'purge') return purgeDeliveries(loadConfig(), values['older-than']);
+  if (positionals[0] === 'resolve') {
+    if (positionals.length !== 2)
+      throw new UsageError('deliveries resolve: expected one KEY (the idempotency key)');
+    return resolveDelivery(loadConfig(), positionals[1]!, values);
+  }
   throw new UsageError(`unknown command "deliveries ${sub}"; try start-workers --help`);
 }
 
@@ -67,6 +83,48 @@ export async function purgeDeliveries(config: Config, olderThan: string | undefi
   return 0;
 }
 
+/**
+ * A person's verdict on an `unknown` delivery: `--sent` (found in the mail server's log) or `--resend` (not
+ * found). Recorded with who and when; replaying the job afterwards completes it as a duplicate, or sends it.
+ */
+export async function resolveDelivery(
+  config: Config,
+  key: string,
+  options: { sent?: boolean; resend?: boolean; by?: string | undefined },
+): Promise<number> {
+  if (options.sent === options.resend) {
+    throw new UsageError(
+      'deliveries resolve: say --sent (it arrived) or --resend (it did not), one of the two',
+    );
+  }
+  const who = options.by ?? process.env.SUDO_USER ?? safeUserName();
+  const { row, current } = await withLedger(config, async (ledger) => {
+    const row = await ledger.resolve(key, options.sent ? 'sent' : 'resend', who);
+    return { row, current: row ? undefined : (await ledger.list({ key, limit: 1 }))[0] };
+  });
+  if (!row) {
+    throw new UsageError(
+      current
+        ? `deliveries resolve: ${key} is ${current.status}, not unknown: nothing to resolve`
+        : `deliveries resolve: no delivery with key ${key}`,
+    );
+  }
+  process.stdout.write(
+    options.sent
+      ? `${key}: recorded as sent by ${who}; replaying its job completes it without sending\n`
+      : `${key}: released by ${who}; replaying its job sends it\n`,
+  );
+  return 0;
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown user';
+  }
+}
+
 async function withLedger<T>(config: Config, work: (ledger: ReturnType<typeof createLedger>) => Promise<T>) {
   const database = await openDatabase(config);
   if (!database) throw new UsageError('no database configured; set DATABASE_URL');
@@ -91,12 +149,20 @@ const COLUMNS: Array<[string, (row: DeliveryRow) => string]> = [
   ['recipient', (row) => row.recipient ?? ''],
   ['attempts', (row) => String(row.attempts)],
   ['job', (row) => row.job_id],
+  ['key', (row) => row.idempotency_key],
   ['detail', (row) => row.last_error ?? row.smtp_response ?? ''],
 ];
 
 function table(rows: DeliveryRow[]): string {
   if (rows.length === 0) return 'no deliveries match\n';
-  const cells = rows.map((row) => COLUMNS.map(([, cell]) => cell(row).replace(/\s+/g, ' ').slice(0, 60)));
+  // A key is copied from here into `deliveries resolve`: it is shown whole.
+  const cells = rows.map((row) =>
+    COLUMNS.map(([title, cell]) =>
+      cell(row)
+        .replace(/\s+/g, ' ')
+        .slice(0, title === 'key' ? undefined : 60),
+    ),
+  );
   const widths = COLUMNS.map(([title], i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
   const line = (values: string[]) =>
     `${values

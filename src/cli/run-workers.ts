@@ -32,19 +32,48 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
   const { startWorkers } = await import('../queues/start-workers.js');
-  const running = await startWorkers(config, logger, { queues, concurrency, name: values.name });
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down: finishing jobs in flight');
-      running.close().then(resolve, (error: Error) => {
-        logger.error({ err: error.message }, 'error during shutdown');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  // Installed before start-up, which may be waiting for Redis or PostgreSQL: a stop request ends that wait too.
+  const stopRequested = new AbortController();
+  let stopped: () => void = () => undefined;
+  const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested.signal.aborted) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      logger.flush();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    logger.info({ signal }, 'shutting down: finishing jobs in flight');
+    stopRequested.abort();
+    // The last resort, should shutdown itself hang: it is bounded to SHUTDOWN_TIMEOUT_MS + 1.5 s.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time: exiting');
+      logger.flush();
+      process.exit(1);
+    }, config.worker.shutdownTimeoutMs + 2_000).unref();
+    stopped();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let running;
+  try {
+    running = await startWorkers(config, logger, {
+      queues,
+      concurrency,
+      name: values.name,
+      signal: stopRequested.signal,
+    });
+  } catch (error) {
+    if (stopRequested.signal.aborted) {
+      logger.info('stopped before start-up finished');
+      logger.flush();
+      return 0;
+    }
+    throw error;
+  }
+  await stoppedOnce;
+  await running.close();
   logger.info('stopped');
   logger.flush();
   return 0;

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { DatabaseUnavailableError } from '../errors.js';
 
 export type Pool = pg.Pool;
 
@@ -25,24 +24,4 @@ export function createPool(
   // An idle client dropped by a server restart emits here; without a listener it would crash the process.
   pool.on('error', (error) => options.onIdleError?.(error));
   return pool;
-}
-
-// Connection-level SQLSTATE classes: 08 connection exception, 53 insufficient resources, 57 operator
-// intervention (e.g. 57P01 admin shutdown), 40 transaction rollback (serialization, deadlock).
-const TRANSIENT_SQLSTATE = /^(08|53|57|40)/;
-
-/** True when the failure is about reaching the database, not about the query. */
-export function isConnectionFailure(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  if (typeof e?.code === 'string' && (TRANSIENT_SQLSTATE.test(e.code) || e.code.startsWith('E'))) return true;
-  return /timeout|terminat|Connection|ECONN/i.test(e?.message ?? '');
-}
-
-export function toDatabaseError(error: unknown): Error {
-  if (isConnectionFailure(error)) {
-    return new DatabaseUnavailableError(`database unavailable: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  return error as Error;
 }

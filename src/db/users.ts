@@ -3,16 +3,12 @@
  * (`SELECT email FROM users WHERE id = $1 AND is_active = true`); table and columns come from configuration.
  */
 import type { Config } from '../config.js';
+import type { Recipient } from '../email-types.js';
 import { RecipientLookupError, RecipientNotFoundError } from '../errors.js';
-import { toDatabaseError, type Pool } from './pool.js';
+import { classifyPgError, toDatabaseError } from './pg-errors.js';
+import type { Pool } from './pool.js';
 
 export type UsersTable = Config['database']['users'];
-
-/** A recipient as the task contract knows it (declared here too: db/ does not import tasks/). */
-export interface Recipient {
-  email: string;
-  name?: string | undefined;
-}
 
 export interface UserDirectory {
   findRecipient(userId: string | number): Promise<Recipient>;
@@ -43,12 +39,11 @@ export function createUserDirectory(pool: Pool, users: UsersTable): UserDirector
       try {
         ({ rows } = await pool.query({ name: 'find-recipient', text, values: [String(userId)] }));
       } catch (error) {
-        // The id does not fit the column's type (22P02: a UUID for an integer id; 22003: out of its range):
-        // no such user can exist.
-        const code = (error as { code?: string }).code;
-        if (code === '22P02' || code === '22003') throw new RecipientNotFoundError(userId);
-        // 42P01/42703: the table or a column is missing; retrying cannot help until someone fixes it.
-        if (code === '42P01' || code === '42703') {
+        // The id does not fit the column's type (a UUID for an integer id, or out of its range): no such user.
+        const kind = classifyPgError(error);
+        if (kind === 'value') throw new RecipientNotFoundError(userId);
+        // The table or a column is missing; retrying cannot help until someone fixes USERS_*.
+        if (kind === 'schema') {
           throw new RecipientLookupError(
             `users lookup failed (USERS_TABLE ${users.table}, USERS_*_COLUMN): ${(error as Error).message}`,
           );

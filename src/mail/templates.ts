@@ -13,6 +13,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import type { Config } from '../config.js';
+import type { RenderedEmail } from '../email-types.js';
 import { TemplateError } from '../errors.js';
 import { isLocale } from '../locale.js';
 import { inlineCss, type JuiceOptions } from './inline-css.js';
@@ -23,13 +24,6 @@ export interface TemplateSettings {
   dir: string;
   brand: Config['brand'];
   defaults: Config['defaults'];
-}
-
-/** The same shape as the task contract's RenderedEmail; `mail/` does not import `tasks/`. */
-export interface RenderedEmail {
-  subject: string;
-  html: string;
-  text: string;
 }
 
 export interface Templates {

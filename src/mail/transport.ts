@@ -1,27 +1,14 @@
 /**
  * One pooled nodemailer transport per process. Retries belong to the job (which knows whether the email was
- * already accepted), so the pool never re-sends by itself and each of its timeouts stays below the job's.
+ * already accepted), so the pool never re-sends by itself and each of its timeouts stays below the job's. A send
+ * can be withdrawn: aborting its signal removes a message still waiting for a pooled connection, and closes the
+ * connection of one being transmitted, so an attempt that gave up can no longer reach the server.
  */
 import { createHash } from 'node:crypto';
-import nodemailer from 'nodemailer';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { SmtpConfig } from '../config.js';
+import type { OutgoingEmail, SentEmail } from '../email-types.js';
 import { toSmtpError } from './smtp-errors.js';
-
-// The shapes the task contract's `send` uses, declared here too: mail/ does not import tasks/, and TypeScript
-// matches them by structure where queues/ joins the two.
-export interface OutgoingEmail {
-  to: string;
-  toName?: string | undefined;
-  subject: string;
-  html: string;
-  text: string;
-  messageId?: string | undefined;
-}
-
-export interface SentEmail {
-  messageId: string;
-  response: string;
-}
 
 export interface Sender {
   address: string;
@@ -29,12 +16,22 @@ export interface Sender {
   replyTo?: string | undefined;
 }
 
+export interface SendOptions {
+  /** Aborting it withdraws the message (see above); the send then rejects. */
+  signal?: AbortSignal | undefined;
+  /** Called once the server has said 354 and the message starts to go out: from here it may arrive. */
+  onData?: (() => void) | undefined;
+}
+
 export interface Mailer {
-  send(email: OutgoingEmail): Promise<SentEmail>;
+  send(email: OutgoingEmail, options?: SendOptions): Promise<SentEmail>;
   /** Opens a connection and authenticates; throws the classified error when that fails. */
   verify(): Promise<void>;
   close(): void;
 }
+
+/** Where a send's `onData` rides along, through nodemailer's message data, to the stream plugin. */
+const ON_DATA = 'emailWorkersOnData';
 
 export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender): Mailer {
   const transporter = nodemailer.createTransport({
@@ -56,13 +53,33 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
     disableFileAccess: true,
     disableUrlAccess: true,
   });
+  // The pool pipes a message's stream into the connection only after the server's 354 reply to DATA: that pipe is
+  // the moment the message may start to arrive, which nothing else in nodemailer's API reports.
+  transporter.use('stream', (mail, done) => {
+    const onData = (mail.data as Record<string, unknown>)[ON_DATA] as (() => void) | undefined;
+    if (onData) {
+      const message = mail.message;
+      const createReadStream = message.createReadStream.bind(message);
+      message.createReadStream = (...args: Parameters<typeof createReadStream>) => {
+        const stream = createReadStream(...args);
+        const pipe = stream.pipe.bind(stream);
+        stream.pipe = ((destination: NodeJS.WritableStream, options?: { end?: boolean }) => {
+          onData();
+          return pipe(destination, options);
+        }) as typeof stream.pipe;
+        return stream;
+      };
+    }
+    done();
+  });
   const from = { address: sender.address, name: sender.name };
   const replyTo = sender.replyTo ? { address: sender.replyTo, name: sender.name } : undefined;
 
   return {
-    async send(email) {
+    async send(email, options = {}) {
+      let dataStarted = false;
       try {
-        const info = await transporter.sendMail({
+        const message: SendMailOptions & Record<string, unknown> = {
           from,
           replyTo,
           to: email.toName ? { address: email.to, name: email.toName } : email.to,
@@ -73,10 +90,16 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
           // Our emails are mostly ASCII markup: quoted-printable is what nodemailer would pick, and naming it
           // skips a character-by-character scan of every part (the largest cost per message in a profile).
           textEncoding: 'quoted-printable',
-        });
+          signal: options.signal,
+          [ON_DATA]: () => {
+            dataStarted = true;
+            options.onData?.();
+          },
+        };
+        const info = await transporter.sendMail(message);
         return { messageId: info.messageId, response: info.response };
       } catch (error) {
-        throw toSmtpError(error);
+        throw toSmtpError(error, dataStarted);
       }
     },
     async verify() {
@@ -87,7 +110,8 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
       }
     },
     close() {
-      transporter.close();
+      // Connections still delivering are cut too: by now every send in flight has been given up.
+      transporter.close({ force: true });
     },
   };
 }

@@ -7,17 +7,25 @@ import type { Pool } from '../db/pool.js';
 import type { Templates } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
 import type { ComponentStatus, HealthReport } from '../tasks/define-task.js';
+import type { Breakers } from './breakers.js';
 
 export interface HealthTargets {
   redis: Redis;
   mailer: Mailer;
   pool: Pool | undefined;
   templates: Templates;
+  breakers: Breakers;
 }
 
 const PROBE_TIMEOUT_MS = 5_000;
 
-export async function checkHealth({ redis, mailer, pool, templates }: HealthTargets): Promise<HealthReport> {
+export async function checkHealth({
+  redis,
+  mailer,
+  pool,
+  templates,
+  breakers,
+}: HealthTargets): Promise<HealthReport> {
   const [redisStatus, smtp, database] = await Promise.all([
     probe(async () => {
       await redis.ping();
@@ -35,12 +43,15 @@ export async function checkHealth({ redis, mailer, pool, templates }: HealthTarg
     database,
     templates: { ok: true, detail: `${templates.names.length} compiled` } as ComponentStatus,
   };
+  const breakerStates = breakers.status();
+  const open = Object.values(breakerStates).some((b) => b.state !== 'closed');
   return {
-    status: Object.values(components).every((c) => c.ok) ? 'healthy' : 'unhealthy',
+    status: Object.values(components).every((c) => c.ok) && !open ? 'healthy' : 'unhealthy',
     service: 'email_workers',
     config_loaded: true,
     timestamp: new Date().toISOString(),
     components,
+    breakers: breakerStates,
   };
 }
 

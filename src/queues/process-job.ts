@@ -1,29 +1,46 @@
 /**
- * One job, start to end: find its task, validate, check expiry, run the handler under a time limit, and turn the
- * outcome into BullMQ's terms. Retries are decided here, from the task's policy and the configuration, not from
- * whatever `attempts` a producer set: plain `queue.add(name, data)` producers get the same retries as the client.
+ * One run of a job, start to end: find its task, validate, check expiry, run the handler under a time limit, and
+ * turn the outcome into BullMQ's terms. Retries are decided here, from the task's policy and the configuration,
+ * not from whatever `attempts` a producer set: plain `queue.add(name, data)` producers get the same retries as
+ * the client.
+ *
+ * Only a failure of the message itself uses up an attempt. An outage of a dependency, a wait for another attempt
+ * holding the email, and a run cut short by a shutdown or a lost lock are turned back without charge (see
+ * job-state.ts for why BullMQ's own counters cannot say this).
  */
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Config } from '../config.js';
+import type { Ledger } from '../db/ledger/index.js';
+import type { OutgoingEmail, SentEmail } from '../email-types.js';
 import {
   DeliveryInProgressError,
   ExpiredError,
   JobTimeoutError,
+  OutageTooLongError,
   PermanentError,
   RetriesExhaustedError,
+  SmtpRejectedError,
   SmtpUnavailableError,
+  TransientError,
   UnknownTaskError,
+  type Dependency,
 } from '../errors.js';
 import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
-import { messageIdFor } from '../mail/transport.js';
-import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/deliveries.js';
-import type { DeliveryRecord, TaskContext, TaskDefinition } from '../tasks/define-task.js';
+import { messageIdFor, type SendOptions } from '../mail/transport.js';
+import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
 import { parsePayload } from '../tasks/parse-payload.js';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import { resolveRetry, retryDelayMs, type ResolvedRetry } from './backoff.js';
+import type { Breakers } from './breakers.js';
+import type { CrashAt } from './crash-points.js';
 import { deliveryKey } from './delivery-key.js';
+import { jobDelivery, type JobDelivery } from './job-delivery.js';
+import type { JobState } from './job-state.js';
 
-export type Services = Omit<TaskContext, 'job' | 'delivery'>;
+/** What a handler's context is built from, once per process. */
+export interface Services extends Omit<TaskContext, 'job' | 'delivery' | 'send'> {
+  send(email: OutgoingEmail, options?: SendOptions): Promise<SentEmail>;
+}
 
 export interface ProcessorDeps {
   config: Config;
@@ -31,31 +48,100 @@ export interface ProcessorDeps {
   services: Services;
   /** The delivery ledger; undefined when it is off (LEDGER_ENABLED=false or no database). */
   ledger: Ledger | undefined;
+  breakers: Breakers;
+  jobState: JobState;
+  lockHolder(queue: string, jobId: string): Promise<string | null>;
+  crashAt: CrashAt;
+  /** What every job of a task's queue needs: while one of them is out, its jobs go back at once. */
+  dependenciesOf(queue: QueueName): readonly Dependency[];
 }
 
 export type Processor = (job: Job, token?: string) => Promise<unknown>;
 
-export function createProcessor({ config, logger, services, ledger }: ProcessorDeps): Processor {
-  return async (job, token) => {
+export interface JobProcessor {
+  process: Processor;
+  /**
+   * Gives up the runs that have not begun to transmit a message (all of them with `evenDuringData`): each
+   * withdraws its message, releases its claim and goes back to the queue without charge. Returns how many.
+   */
+  cutShort(reason: string, options?: { jobIds?: readonly string[]; evenDuringData?: boolean }): number;
+  /** From now on every run goes straight back to the queue (the process is stopping). */
+  stopTakingJobs(): void;
+  readonly inFlight: number;
+}
+
+/** Where a run is, for a timeout's message and to know which dependency it was waiting on. */
+interface Phase {
+  name: string;
+  dependency: Dependency | undefined;
+}
+
+/** One run in flight. */
+interface Run {
+  jobId: string;
+  controller: AbortController;
+  phase: Phase;
+  claimStarted: boolean;
+  claimResolved: boolean;
+  /** The server said 354 and the message started to go out: from here it may have arrived. */
+  dataStarted: boolean;
+  /** The server said 250: the run finishes whatever its time limit. */
+  accepted: boolean;
+}
+
+/** The reason a run was given up by the process rather than by its own failure. */
+class CutShort extends Error {}
+
+/** A claim older than the job's own limit plus this belongs to an attempt that died (a backstop to the lock). */
+const LEASE_MARGIN_MS = 5_000;
+
+export function createProcessor(deps: ProcessorDeps): JobProcessor {
+  const { config, logger, services, breakers, jobState } = deps;
+  const runs = new Set<Run>();
+  let stopping = false;
+
+  const process: Processor = async (job, token = '') => {
     const started = performance.now();
-    const attempt = Math.max(1, job.attemptsStarted);
     const data = (job.data ?? {}) as Record<string, unknown>;
     // Read before validation, so bounded here: a producer's oversized id must not land in every log line.
     const correlationId =
       typeof data.correlation_id === 'string' ? data.correlation_id.slice(0, 200) : undefined;
-    const log = logger.child({ jobId: job.id, task: job.name, queue: job.queueName, attempt, correlationId });
+    const log = logger.child({
+      jobId: job.id,
+      task: job.name,
+      queue: job.queueName,
+      run: job.attemptsStarted,
+      correlationId,
+    });
     const outcome: Outcome = (level, fields) =>
       log[level]({ durationMs: Math.round(performance.now() - started), to: recipientHint(data), ...fields });
+    const turnBack = (reason: string, delayMs: number, dependency?: Dependency) =>
+      later(job, token, { reason, delayMs, charged: false, dependency }, outcome);
 
-    let task: TaskDefinition | undefined;
+    const task = findTask(job.name);
+    if (stopping) return returnToQueue(job, token, 'the worker is stopping', outcome);
+    const open = task && deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d));
+    if (open) return turnBack(`${open} breaker open`, config.breaker.probeIntervalMs, open);
+
+    const run: Run = {
+      jobId: String(job.id),
+      controller: new AbortController(),
+      phase: { name: 'starting', dependency: undefined },
+      claimStarted: false,
+      claimResolved: false,
+      dataStarted: false,
+      accepted: false,
+    };
+    const enter = (name: string, dependency: Dependency | undefined) => (run.phase = { name, dependency });
+    runs.add(run);
     let delivery: JobDelivery | undefined;
     try {
-      task = findTask(job.name);
       if (!task) throw new UnknownTaskError(job.name, TASK_NAMES);
       const payload = parsePayload(task, data);
       const key = deliveryKey(task.name, job, config.redis.prefix);
       delivery = jobDelivery(
-        ledger,
+        job,
+        token,
         {
           key,
           jobId: String(job.id),
@@ -65,11 +151,12 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
           leaseMs: config.worker.jobTimeoutMs + LEASE_MARGIN_MS,
           uncertain: config.ledger.uncertainDelivery[task.name] ?? task.uncertainDelivery ?? 'resend',
         },
-        log,
+        { ...deps, lockDurationMs: config.worker.lockDurationMs, log },
       );
       const enqueuedAt = new Date(job.timestamp);
       const expiredAt = expiry(task, payload, enqueuedAt, services.now());
       if (expiredAt) {
+        enter('recording an expiry', 'database');
         // A run after a crash may find the email sent before the deadline: that is a duplicate, not an expiry.
         const earlier = await delivery.expired(typeof data.email === 'string' ? data.email : undefined);
         if (earlier.status === 'sent') {
@@ -85,21 +172,63 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
         }
         throw new ExpiredError(expiredAt);
       }
+      const jobDeliveryHandle = delivery;
       // The same on every attempt and for every copy of this email, so the copies can be recognised.
       const messageId = messageIdFor(key, config.mail.fromAddress);
       const ctx: TaskContext = {
         ...services,
-        job: { id: String(job.id), name: job.name, queue: job.queueName, attempt, enqueuedAt },
-        delivery: delivery.record,
-        send: (email) => services.send({ ...email, messageId }),
+        job: {
+          id: String(job.id),
+          name: job.name,
+          queue: job.queueName,
+          attempt: job.attemptsStarted,
+          enqueuedAt,
+        },
+        findRecipient: async (userId) => {
+          enter('looking up the recipient', 'database');
+          const recipient = await services.findRecipient(userId);
+          breakers.success('database');
+          return recipient;
+        },
+        delivery: {
+          key,
+          claim: async (recipient) => {
+            enter('claiming the delivery', 'database');
+            run.claimStarted = true;
+            const claim = await jobDeliveryHandle.claim(recipient);
+            run.claimResolved = true;
+            breakers.success('database');
+            return claim;
+          },
+          sent: async (sent) => {
+            enter('recording the delivery', 'database');
+            await jobDeliveryHandle.sent(sent);
+            deps.crashAt('after-sent-record', run.jobId);
+          },
+        },
+        send: async (email) => {
+          // A run that gave up must not start a send: the handler may still be running behind its timeout.
+          run.controller.signal.throwIfAborted();
+          deps.crashAt('before-send', run.jobId);
+          enter('waiting for an SMTP connection', 'smtp');
+          const sent = await services.send(
+            { ...email, messageId },
+            {
+              signal: run.controller.signal,
+              onData: () => {
+                run.dataStarted = true;
+                enter('transmitting the message', 'smtp');
+                setImmediate(() => deps.crashAt('before-data-end', run.jobId));
+              },
+            },
+          );
+          run.accepted = true;
+          breakers.success('smtp');
+          deps.crashAt('after-250', run.jobId);
+          return sent;
+        },
       };
-      // Once the server has said 250, the attempt runs to its end: abandoning it would turn a late ledger write
-      // into a retry, and a second email.
-      const result = await withTimeout(
-        task.handle(payload, ctx),
-        config.worker.jobTimeoutMs,
-        () => !delivery!.accepted,
-      );
+      const result = await withTimeout(task.handle(payload, ctx), run, config.worker.jobTimeoutMs);
       const skipped = (result as { duplicate?: boolean } | undefined)?.duplicate === true;
       outcome('info', {
         outcome: task.queue === 'system' ? 'completed' : skipped ? 'skipped' : 'sent',
@@ -107,121 +236,182 @@ export function createProcessor({ config, logger, services, ledger }: ProcessorD
       });
       return result;
     } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      await delivery?.failed(failure);
-      return retryOrFail(job, token, attempt, failure, resolveRetry(config.retry, task?.retry), outcome);
+      // A run given up by its timer or by the process fails with that reason, whatever the handler threw since.
+      const reason: unknown = run.controller.signal.aborted ? run.controller.signal.reason : error;
+      const failure = reason instanceof Error ? reason : new Error(String(reason));
+      await endClaim(run, delivery, failure, jobState, job, token, log);
+      if (failure instanceof CutShort) return returnToQueue(job, token, failure.message, outcome);
+      return settle(job, token, failure, resolveRetry(config.retry, task?.retry), deps, outcome);
+    } finally {
+      runs.delete(run);
     }
+  };
+
+  return {
+    process,
+    cutShort(reason, { jobIds, evenDuringData = false } = {}) {
+      let count = 0;
+      for (const run of runs) {
+        if (run.accepted || (run.dataStarted && !evenDuringData)) continue;
+        if (jobIds && !jobIds.includes(run.jobId)) continue;
+        if (run.controller.signal.aborted) continue;
+        run.controller.abort(new CutShort(reason));
+        count++;
+      }
+      return count;
+    },
+    stopTakingJobs() {
+      stopping = true;
+    },
+    get inFlight() {
+      return runs.size;
+    },
   };
 }
 
 type Outcome = (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>) => void;
 
-/** Turns a failed attempt into BullMQ's terms: a delayed retry, or a failure for good. Always throws. */
-async function retryOrFail(
+/**
+ * What becomes of this run's claim when it fails: released at once when nothing can have gone out; left
+ * `sending` (for the next attempt to judge by the task's policy) when the message may have arrived.
+ */
+async function endClaim(
+  run: Run,
+  delivery: JobDelivery | undefined,
+  failure: Error,
+  jobState: JobState,
   job: Job,
-  token: string | undefined,
-  attempt: number,
+  token: string,
+  log: Logger,
+): Promise<void> {
+  if (!delivery || !run.claimStarted) return;
+  if (!run.claimResolved) {
+    // The claim may still commit after this run gave up on it: say where the next run will look that this one
+    // never sent, so that it is not taken for a send that may have happened.
+    await jobState.markUnsent(job, token).catch(() => undefined);
+    return;
+  }
+  const definiteReply =
+    failure instanceof SmtpRejectedError ||
+    (failure instanceof SmtpUnavailableError && !failure.mayHaveBeenSent);
+  if (run.dataStarted && !run.accepted && !definiteReply) {
+    log.warn(
+      { err: maskEmailsIn(failure.message) },
+      'delivery uncertain: the attempt ended during DATA without the server\u2019s reply',
+    );
+    return;
+  }
+  await delivery.release(failure.message);
+}
+
+/** Turns a failed run into BullMQ's terms: a delayed retry (charged or not), or a failure for good. */
+async function settle(
+  job: Job,
+  token: string,
   failure: Error,
   retry: ResolvedRetry,
+  { config, breakers, jobState }: ProcessorDeps,
   outcome: Outcome,
 ): Promise<never> {
-  // Waiting for another attempt's lease is not a failure of this one: it resolves when that attempt ends.
-  const exhausted = attempt >= retry.attempts && !(failure instanceof DeliveryInProgressError);
-  if (failure instanceof PermanentError || exhausted) {
-    const final = failure instanceof PermanentError ? failure : new RetriesExhaustedError(attempt, failure);
-    outcome('error', {
-      outcome: final instanceof ExpiredError ? 'expired' : 'failed',
-      err: errorFields(final),
-    });
-    // Failed reasons, stack traces and job logs are shown by monitors: addresses in them are masked as in logs.
-    await job.log(`attempt ${attempt}: ${maskEmailsIn(final.message)}`).catch(() => undefined);
-    const unrecoverable = new UnrecoverableError(maskEmailsIn(final.message));
-    unrecoverable.stack = maskEmailsIn(final.stack ?? '');
-    throw unrecoverable;
+  if (failure instanceof PermanentError) return fail(job, failure, jobState, outcome);
+  if (failure instanceof DeliveryInProgressError) {
+    const reason = 'another attempt is sending this email';
+    return later(job, token, { reason, delayMs: failure.retryAfterMs, charged: false }, outcome);
   }
-  const delayMs = Math.max(
-    retryDelayMs(retry, attempt),
-    failure instanceof DeliveryInProgressError ? failure.retryAfterMs : 0,
+  const dependency = failure instanceof TransientError ? failure.dependency : undefined;
+  if (dependency) {
+    breakers.failure(dependency, failure);
+    const now = Date.now();
+    const since = await jobState.outageSince(job, now).catch(() => now);
+    if (now - since >= config.breaker.maxOutageS * 1000) {
+      return fail(
+        job,
+        new OutageTooLongError(dependency, config.breaker.maxOutageS, failure),
+        jobState,
+        outcome,
+      );
+    }
+    const delayMs = breakers.isOpen(dependency)
+      ? config.breaker.probeIntervalMs
+      : retryDelayMs(retry, Math.max(1, job.attemptsStarted));
+    return later(
+      job,
+      token,
+      { reason: maskEmailsIn(failure.message), delayMs, charged: false, dependency },
+      outcome,
+      failure,
+    );
+  }
+  const attempt = await jobState.charge(job);
+  if (attempt >= retry.attempts)
+    return fail(job, new RetriesExhaustedError(attempt, failure), jobState, outcome);
+  const delayMs = retryDelayMs(retry, attempt);
+  return later(
+    job,
+    token,
+    { reason: maskEmailsIn(failure.message), delayMs, charged: true, attempt },
+    outcome,
+    failure,
   );
-  outcome('warn', { outcome: 'retry', retryInMs: delayMs, err: errorFields(failure) });
-  // The job's log is its error history: BullMQ records a stack trace only for the final failure here.
-  await job.log(`attempt ${attempt}: ${maskEmailsIn(failure.message)} (retry in ${delayMs} ms)`);
-  await job.moveToDelayed(Date.now() + delayMs, token);
+}
+
+async function fail(job: Job, failure: PermanentError, jobState: JobState, outcome: Outcome): Promise<never> {
+  outcome('error', {
+    outcome: failure instanceof ExpiredError ? 'expired' : 'failed',
+    err: errorFields(failure),
+  });
+  // Failed reasons, stack traces and job logs are shown by monitors: addresses in them are masked as in logs.
+  await job.log(`failed: ${maskEmailsIn(failure.message)}`).catch(() => undefined);
+  // A person who retries a dead letter gives it a fresh budget.
+  await jobState.reset(job).catch(() => undefined);
+  const unrecoverable = new UnrecoverableError(maskEmailsIn(failure.message));
+  unrecoverable.stack = maskEmailsIn(failure.stack ?? '');
+  throw unrecoverable;
+}
+
+interface Later {
+  reason: string;
+  delayMs: number;
+  charged: boolean;
+  attempt?: number;
+  dependency?: Dependency | undefined;
+}
+
+/** Puts the job back as delayed. The job's log is its error history: one line per failed run. */
+async function later(
+  job: Job,
+  token: string,
+  turn: Later,
+  outcome: Outcome,
+  failure?: Error,
+): Promise<never> {
+  const { reason, delayMs, charged, attempt, dependency } = turn;
+  outcome('warn', {
+    outcome: 'retry',
+    retryInMs: delayMs,
+    charged,
+    ...(attempt !== undefined ? { attempt } : {}),
+    ...(dependency ? { dependency } : {}),
+    ...(failure ? { err: errorFields(failure) } : { reason }),
+  });
+  const line = charged
+    ? `attempt ${attempt}: ${reason} (retry in ${delayMs} ms)`
+    : `run ${job.attemptsStarted}: ${reason} (not charged${dependency ? `: ${dependency} outage` : ''}; retry in ${delayMs} ms)`;
+  try {
+    await job.log(line);
+    await job.moveToDelayed(Date.now() + delayMs, token);
+  } catch {
+    // Redis is gone too: the job keeps its lock until it expires, then BullMQ's stalled check returns it to the
+    // queue. Either way it is not failed here.
+  }
   throw new DelayedError();
 }
 
-/** Past the job's own timeout, plus this: a claim older than that belongs to an attempt that died. */
-const LEASE_MARGIN_MS = 5_000;
-
-interface JobDelivery {
-  record: DeliveryRecord;
-  /** True once the SMTP server accepted the message in this attempt. */
-  readonly accepted: boolean;
-  /** Records an expiry, unless the ledger shows the email already sent. */
-  expired(recipient: string | undefined): Promise<ExpiryRecord>;
-  /** Records how this attempt ended, if it held the claim; never throws. */
-  failed(error: Error): Promise<void>;
-}
-
-function jobDelivery(ledger: Ledger | undefined, job: DeliveryJob, log: Logger): JobDelivery {
-  let holding = false;
-  let accepted = false;
-  const record: DeliveryRecord = {
-    key: job.key,
-    async claim(recipient) {
-      if (!ledger) return { status: 'claimed' };
-      const claim = await ledger.claim(job, recipient);
-      holding = claim.status === 'claimed';
-      return claim;
-    },
-    async sent(sent) {
-      accepted = true;
-      holding = false;
-      try {
-        await ledger?.markSent(job.key, sent);
-      } catch (error) {
-        // The email is out; failing the job now would send it again. The row stays 'sending' and a later
-        // attempt with this key meets the uncertain-delivery policy.
-        log.error(
-          { err: maskEmailsIn((error as Error).message) },
-          'sent, but the ledger could not record it',
-        );
-      }
-    },
-  };
-  return {
-    record,
-    get accepted() {
-      return accepted;
-    },
-    async expired(recipient) {
-      return ledger ? ledger.markExpired(job, recipient, 'expired') : { status: 'expired' };
-    },
-    async failed(error) {
-      if (!ledger || !holding) return;
-      holding = false;
-      if (
-        error instanceof JobTimeoutError ||
-        (error instanceof SmtpUnavailableError && error.mayHaveBeenSent)
-      ) {
-        // The server may have the message: the row stays 'sending' until its lease ends, and the next attempt
-        // follows the task's uncertain-delivery policy instead of sending again at once.
-        log.warn(
-          { key: job.key },
-          'delivery uncertain: the attempt ended without a reply from the SMTP server',
-        );
-        return;
-      }
-      try {
-        await ledger.markFailed(job.key, maskEmailsIn(error.message));
-      } catch (recordError) {
-        log.warn(
-          { err: maskEmailsIn((recordError as Error).message) },
-          'could not record the failure in the ledger',
-        );
-      }
-    },
-  };
+/** Back to the wait list at once, without charge: the run was given up by the process, not by its email. */
+async function returnToQueue(job: Job, token: string, reason: string, outcome: Outcome): Promise<never> {
+  outcome('info', { outcome: 'returned', reason });
+  await job.moveToWait(token).catch(() => undefined);
+  throw new WaitingError();
 }
 
 /** The passed deadline, if the job is past its task's expiry or its payload's `expires_at`. */
@@ -232,15 +422,24 @@ function expiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: D
   return deadlines.find((deadline) => deadline && deadline.getTime() <= now.getTime());
 }
 
-/** Fails the attempt after `timeoutMs`, unless `abandonable()` says it must run to its end. */
-function withTimeout<T>(work: Promise<T>, timeoutMs: number, abandonable: () => boolean): Promise<T> {
+/**
+ * Gives the run up after `timeoutMs` — its message withdrawn wherever it is, waiting for a connection or being
+ * transmitted — unless the server has accepted it: then it runs to its end, since abandoning it would turn a
+ * late ledger write into a retry and a second email.
+ */
+function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(run.controller.signal.reason);
+    run.controller.signal.addEventListener('abort', onAbort, { once: true });
     timer = setTimeout(() => {
-      if (abandonable()) reject(new JobTimeoutError(timeoutMs));
+      if (run.accepted) return;
+      run.controller.abort(new JobTimeoutError(timeoutMs, run.phase.dependency, run.phase.name));
     }, timeoutMs);
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  // A run given up leaves its handler behind: whatever that still throws is already accounted for.
+  work.catch(() => undefined);
+  return Promise.race([work, aborted]).finally(() => clearTimeout(timer));
 }
 
 /** The masked address, or the user id: enough to find the job again, never the address itself. */

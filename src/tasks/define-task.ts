@@ -3,6 +3,7 @@
  * pg, so producers and tests can import every task definition on its own.
  */
 import type { z } from 'zod';
+import type { OutgoingEmail, Recipient, RenderedEmail, SentEmail, SentRecord } from '../email-types.js';
 
 export const QUEUE_NAMES = ['auth_emails', 'booking_emails', 'waitlist_emails', 'system'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
@@ -33,30 +34,7 @@ export interface JobInfo {
   enqueuedAt: Date;
 }
 
-export interface Recipient {
-  email: string;
-  /** From USERS_NAME_COLUMN, when configured. */
-  name?: string | undefined;
-}
-
-export interface RenderedEmail {
-  subject: string;
-  html: string;
-  text: string;
-}
-
-export interface OutgoingEmail extends RenderedEmail {
-  to: string;
-  toName?: string | undefined;
-  /** Stable per job, so a retried send carries the same Message-ID. */
-  messageId?: string | undefined;
-}
-
-export interface SentEmail {
-  messageId: string;
-  /** The server's final reply, e.g. `250 2.0.0 OK queued as 123`. */
-  response: string;
-}
+export type { OutgoingEmail, Recipient, RenderedEmail, SentEmail, SentRecord } from '../email-types.js';
 
 export type ComponentStatus = { ok: true; detail?: string } | { ok: false; error: string };
 
@@ -71,6 +49,11 @@ export interface HealthReport {
     database: ComponentStatus;
     templates: ComponentStatus;
   };
+  /** Each dependency's circuit breaker: while one is not `closed`, the workers that need it take no jobs. */
+  breakers?: Record<
+    'smtp' | 'database' | 'redis',
+    { state: 'closed' | 'open' | 'half_open'; since: string | undefined; reason: string | undefined }
+  >;
 }
 
 /** What the ledger says about an email before it is sent. */
@@ -92,7 +75,7 @@ export interface DeliveryRecord {
    */
   claim(recipient: string): Promise<Claim>;
   /** Never throws: a failure to record is retried here and then logged, since the email is already out. */
-  sent(email: { subject: string; messageId: string; response: string }): Promise<void>;
+  sent(email: SentRecord): Promise<void>;
 }
 
 /** Defaults from configuration that a handler needs to fill a payload's gaps. */

@@ -46,7 +46,7 @@ const sentTo = (address: string) =>
   smtp.messages.filter((m) => m.to && 'value' in m.to && m.to.value[0]?.address === address).length;
 
 describe('transient failures', () => {
-  it('retries a 421 and then delivers exactly one message', async () => {
+  it('retries a 421 without charging an attempt, and then delivers exactly one message', async () => {
     const start = smtp.transactions;
     smtp.reply = (n) => (n === start + 1 ? { code: 421, message: 'Try again later' } : undefined);
     const job = await w.queue('auth_emails').add('send_welcome_email', { email: 'retry-421@example.com' });
@@ -56,7 +56,9 @@ describe('transient failures', () => {
     const reloaded = await w.queue('auth_emails').getJob(job.id!);
     expect(reloaded!.attemptsStarted).toBe(2);
     const { logs } = await w.queue('auth_emails').getJobLogs(job.id!);
-    expect(logs.join('\n')).toMatch(/attempt 1: SMTP 421/);
+    expect(logs).toEqual([
+      expect.stringMatching(/^run 1: SMTP 421 .*\(not charged: smtp outage; retry in \d+ ms\)$/),
+    ]);
   });
 
   it('gives up after MAX_RETRIES + 1 attempts and keeps the error history', async () => {
@@ -134,7 +136,7 @@ describe('permanent failures', () => {
       queue: 'auth_emails',
       to: 'd***@example.com',
     });
-    expect(fatal[0]!.attempts).toBe(1);
+    expect(fatal[0]!.runs).toBe(1);
     expect(fatal[0]!.lastError).toMatch(/550/);
     expect(JSON.stringify(w.logs)).not.toContain('dead-letter@example.com');
   });
@@ -157,7 +159,7 @@ describe('logs', () => {
       outcome: 'sent',
       task: 'send_otp_verification_email',
       queue: 'auth_emails',
-      attempt: 1,
+      run: 1,
       correlationId: 'req-abc-123',
       to: 'l***@example.com',
     });

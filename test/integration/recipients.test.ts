@@ -61,6 +61,8 @@ beforeAll(async () => {
       DATABASE_CONNECT_TIMEOUT_MS: '500',
       // With the ledger on, every email waits for the database (ledger.test.ts); off, only user_id lookups do.
       LEDGER_ENABLED: 'false',
+      BREAKER_MAX_OUTAGE: '3s',
+      BREAKER_PROBE_INTERVAL: '200ms',
     }),
   ]);
 });
@@ -121,11 +123,19 @@ describe('a user_id the id column cannot hold', () => {
 });
 
 describe('with the database down and the ledger off', () => {
-  it('retries a user_id task and fails it after 4 attempts as database unavailable', async () => {
+  it('turns a user_id task back without using its attempts, and fails it only past BREAKER_MAX_OUTAGE', async () => {
     const job = await databaseDown.queue('booking_emails').add('send_booking_confirmation', booking(1));
     const dead = await failedJob(databaseDown, job);
-    expect(dead.attemptsStarted).toBe(4);
-    expect(dead.failedReason).toMatch(/^failed after 4 attempts: database unavailable/);
+    // More runs than the 4 attempts MAX_RETRIES allows: none of them was charged.
+    expect(dead.attemptsStarted).toBeGreaterThan(4);
+    expect(dead.failedReason).toMatch(
+      /^database unavailable for 3s \(BREAKER_MAX_OUTAGE\): database unavailable/,
+    );
+    const { logs } = await databaseDown.queue('booking_emails').getJobLogs(job.id!);
+    expect(
+      logs.slice(0, -1).every((line) => /\(not charged: database outage; retry in \d+ ms\)$/.test(line)),
+    ).toBe(true);
+    expect(logs.at(-1)).toMatch(/^failed: database unavailable for 3s/);
   });
 
   it('still delivers the tasks addressed by email on the same workers', async () => {

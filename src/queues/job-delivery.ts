@@ -1,0 +1,127 @@
+/**
+ * One run's view of its email's ledger row. The claim is settled here, where both sides can be seen: the ledger
+ * says which attempt holds a `sending` row, and Redis says whether that attempt still holds its job's lock. An
+ * attempt whose lock is gone has died (or was cut short), so the row is taken over at once instead of after the
+ * job's time limit: resent, marked `unknown` by the task's policy, or simply reclaimed when that run is known to
+ * have claimed without sending.
+ */
+import type { Job } from 'bullmq';
+import { DeliveryBlockedError, DeliveryInProgressError, UncertainDeliveryError } from '../errors.js';
+import { maskEmailsIn, type Logger } from '../logger.js';
+import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/ledger/index.js';
+import type { SentRecord } from '../email-types.js';
+import type { Claim } from '../tasks/define-task.js';
+import type { JobState } from './job-state.js';
+
+export interface JobDeliveryDeps {
+  ledger: Ledger | undefined;
+  jobState: JobState;
+  /** The token holding a job's lock now (null: nobody). */
+  lockHolder(queue: string, jobId: string): Promise<string | null>;
+  /** How long a live attempt may still take: the wait before asking again. */
+  lockDurationMs: number;
+  log: Logger;
+}
+
+export interface JobDelivery {
+  claim(recipient: string): Promise<Claim>;
+  /** True while this run holds the row (claimed, not yet recorded). */
+  readonly holding: boolean;
+  /** Records the 250; never throws (the email is out: failing the job now would send it again). */
+  sent(sent: SentRecord): Promise<void>;
+  /** Ends this run's claim without a send: the next attempt may claim at once. Never throws. */
+  release(reason: string): Promise<void>;
+  /** Records an expiry, unless the ledger shows the email already sent. */
+  expired(recipient: string | undefined): Promise<ExpiryRecord>;
+}
+
+export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: JobDeliveryDeps): JobDelivery {
+  const { ledger, jobState, log } = deps;
+  let holding = false;
+
+  const claim = async (recipient: string, tries = 0): Promise<Claim> => {
+    if (!ledger) return { status: 'claimed' };
+    const result = await ledger.claim(row, recipient, token);
+    switch (result.status) {
+      case 'claimed':
+        holding = true;
+        return result;
+      case 'sent':
+        return result;
+      case 'unknown':
+        throw new UncertainDeliveryError(row.key);
+      case 'blocked':
+        throw new DeliveryBlockedError(row.key, result.state);
+    }
+    const { owner, leaseLeftMs } = result;
+    const alive =
+      leaseLeftMs > 0 &&
+      owner.token !== null &&
+      (await deps.lockHolder(owner.queue, owner.jobId)) === owner.token;
+    if (alive || (leaseLeftMs > 0 && owner.token === null)) {
+      // The holder usually finishes within a second: look again soon, not after its whole lease.
+      throw new DeliveryInProgressError(
+        row.key,
+        Math.min(leaseLeftMs, Math.max(250, deps.lockDurationMs / 10)),
+      );
+    }
+    // The owner is gone. It may have sent, unless it was an earlier run of this job that said it never did.
+    const neverSent =
+      owner.jobId === String(job.id) && owner.token !== null && (await jobState.isUnsent(job, owner.token));
+    if (neverSent || row.uncertain === 'resend') {
+      if (await ledger.takeOver(row, recipient, token, owner.token)) {
+        holding = true;
+        if (!neverSent)
+          log.warn(
+            { key: row.key },
+            'delivery uncertain: an earlier attempt died while sending; sending again',
+          );
+        return { status: 'claimed' };
+      }
+      // The row changed in between (another run took it, or it was recorded): look again, a few times at most.
+      if (tries < 3) return claim(recipient, tries + 1);
+      throw new DeliveryInProgressError(row.key, deps.lockDurationMs);
+    }
+    await ledger.markUnknown(row.key, owner.token);
+    throw new UncertainDeliveryError(row.key);
+  };
+
+  return {
+    claim: (recipient) => claim(recipient),
+    get holding() {
+      return holding;
+    },
+    async sent(sent) {
+      holding = false;
+      if (!ledger) return;
+      try {
+        if (!(await ledger.markSent(row.key, token, sent))) {
+          log.warn(
+            { key: row.key },
+            'sent, but another attempt holds the ledger row now: not recorded by this one',
+          );
+        }
+      } catch (error) {
+        // The row stays 'sending'; the next attempt with this key meets the uncertain-delivery policy.
+        log.error(
+          { err: maskEmailsIn((error as Error).message) },
+          'sent, but the ledger could not record it',
+        );
+      }
+    },
+    async release(reason) {
+      if (!ledger || !holding) return;
+      holding = false;
+      try {
+        await ledger.markFailed(row.key, token, maskEmailsIn(reason));
+      } catch {
+        // The database is gone too: say so where the next run will look, so it does not take this row for a send
+        // that may have happened.
+        await jobState.markUnsent(job, token).catch(() => undefined);
+      }
+    },
+    async expired(recipient) {
+      return ledger ? ledger.markExpired(row, recipient, 'expired') : { status: 'expired' };
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The workers' timers besides the jobs: the daily purge of old ledger rows, and the trim of each queue's events
+ * stream (any producer's own BullMQ Queue rewrites the cap in the queue's meta, so the workers trim it too).
+ */
+import type { Queue } from 'bullmq';
+import type { Config } from '../config.js';
+import type { Ledger } from '../db/ledger/index.js';
+import type { Logger } from '../logger.js';
+
+/** Starts the timers; returns the function that stops them. */
+export function scheduleMaintenance(
+  queues: readonly Queue[],
+  ledger: Ledger | undefined,
+  config: Config,
+  logger: Logger,
+): () => void {
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, work: () => void, firstMs = ms) => {
+    const first = setTimeout(() => {
+      work();
+      const repeat = setInterval(work, ms);
+      repeat.unref();
+      timers.push(repeat);
+    }, firstMs);
+    first.unref();
+    timers.push(first);
+  };
+  every(60_000, () => {
+    for (const queue of queues) queue.trimEvents(config.retention.eventsMaxLen).catch(() => undefined);
+  });
+  if (ledger) {
+    const { retentionDays } = config.ledger;
+    every(
+      86_400_000,
+      () =>
+        void ledger.purge(retentionDays).then(
+          (deleted) => deleted && logger.info({ deleted, retentionDays }, 'old ledger rows purged'),
+          (error: Error) => logger.warn({ err: error.message }, 'ledger purge failed'),
+        ),
+      60_000,
+    );
+  }
+  return () => timers.forEach((timer) => clearTimeout(timer));
+}
