@@ -115,7 +115,7 @@ export interface Scenario {
   breakerChanges(worker: WorkerProcess, dependency: 'smtp' | 'database' | 'redis'): string[];
   /** When the last of `keys` finished (BullMQ's finishedOn), or undefined while one is unfinished. */
   lastFinishedAt(keys: Iterable<Enqueued>): Promise<number | undefined>;
-  /** Attempts charged to each delivered email beyond its first (from its `sent` log line and attemptsMade). */
+  /** Attempts charged to each delivered email (failures of the message itself, from its job log). */
   attemptsUsed(): Promise<Map<string, number>>;
   /** Scenario-specific figures, merged into the file. */
   record(figures: Partial<Pick<Figures, 'recoverySeconds' | 'extra' | 'notes'>>): void;
@@ -418,20 +418,13 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
     },
 
     async attemptsUsed() {
-      const sentAttempt = new Map<string, number>();
-      for (const line of scenario.logs()) {
-        if (line.outcome === 'sent' && typeof line.jobId === 'string') {
-          sentAttempt.set(line.jobId, Number(line.attempt ?? 1));
-        }
-      }
+      // The job's log is the service's record of charged attempts: `attempt N: …` for each failure of the
+      // message itself, `run N: … (not charged …)` for a turn-back (an outage, a wait, a shutdown).
       const used = new Map<string, number>();
       for (const entry of enqueued.values()) {
         if (!entry.messageId || !smtp.copies.has(entry.messageId)) continue;
-        const job = await scenario.job(entry);
-        used.set(
-          entry.key,
-          Math.max(0, (sentAttempt.get(entry.jobId) ?? 1) - 1, (job?.attemptsMade ?? 1) - 1),
-        );
+        const { logs } = await scenario.queue(entry.queue).getJobLogs(entry.jobId);
+        used.set(entry.key, logs.filter((line) => /^attempt \d+:/.test(line)).length);
       }
       return used;
     },
