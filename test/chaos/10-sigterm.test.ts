@@ -10,6 +10,7 @@ import type { WorkerProcess } from './harness/worker-process.js';
 
 const SHUTDOWN_TIMEOUT_MS = 3_000;
 const EXIT_LIMIT_MS = SHUTDOWN_TIMEOUT_MS + 2_000;
+const BURST = 240;
 
 it('SIGTERM during a burst: exit 0 within SHUTDOWN_TIMEOUT_MS + 2 s; the other worker does the rest', async () => {
   const s = await startScenario('10-sigterm', {
@@ -19,8 +20,8 @@ it('SIGTERM during a burst: exit 0 within SHUTDOWN_TIMEOUT_MS + 2 s; the other w
   // About 300 ms per message: each process has its ten slots busy when the signal comes.
   s.smtp.stepDelayMs = 100;
   const [stopping] = await s.startWorkers(2);
-  await s.enqueueMix(400);
-  await s.waitForDelivered(100);
+  await s.enqueueMix(BURST);
+  await s.waitForDelivered(60);
   const inFlight = await s.inFlightOn(stopping!);
   const exit = await stopping!.terminate();
   const exitMs = exit.at - stopping!.signalledAt!;
@@ -38,7 +39,7 @@ it('SIGTERM during a burst: exit 0 within SHUTDOWN_TIMEOUT_MS + 2 s; the other w
   expect(complete, "the 'shutdown complete' line with cutShort").toMatchObject({
     cutShort: expect.any(Number),
   });
-  expect(report).toMatchObject({ acknowledged: 400, delivered: 400, lost: 0, duplicates: 0, failed: 0 });
+  expect(report).toMatchObject({ acknowledged: BURST, delivered: BURST, lost: 0, duplicates: 0, failed: 0 });
 });
 
 it('a rolling restart of three workers under load: lost 0, duplicates 0, every exit 0 in time', async () => {

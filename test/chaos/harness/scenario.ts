@@ -113,6 +113,11 @@ export interface Scenario {
   logs(): Array<LogLine & { worker: string }>;
   /** Breaker state changes logged by one process for a dependency, in order. */
   breakerChanges(worker: WorkerProcess, dependency: 'smtp' | 'database' | 'redis'): string[];
+  /** How often the breaker went from closed to open, and back to closed (a failed probe's re-open not counted). */
+  breakerCycles(
+    worker: WorkerProcess,
+    dependency: 'smtp' | 'database' | 'redis',
+  ): { opened: number; closed: number };
   /** When the last of `keys` finished (BullMQ's finishedOn), or undefined while one is unfinished. */
   lastFinishedAt(keys: Iterable<Enqueued>): Promise<number | undefined>;
   /** Attempts charged to each delivered email (failures of the message itself, from its job log). */
@@ -133,7 +138,8 @@ export interface MixOptions {
 function baseEnv(scenario: Scenario, smtp: ChaosSmtpOptions | undefined, databaseUrl: string) {
   return {
     NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
+    // CHAOS_LOG_LEVEL=debug shows more of what the processes do (breakers half open, …) in their log files.
+    LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'info',
     REDIS_URL: scenario.redis.url,
     QUEUE_PREFIX: scenario.prefix,
     DATABASE_URL: databaseUrl,
@@ -406,6 +412,18 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
 
     breakerChanges: (worker, dependency) =>
       worker.logs.filter((line) => line.breaker === dependency).map((line) => String(line.state)),
+
+    breakerCycles(worker, dependency) {
+      // `half_open` is logged at debug: at info a failed probe shows as `open` again, after `open`.
+      let state = 'closed';
+      const cycles = { opened: 0, closed: 0 };
+      for (const change of scenario.breakerChanges(worker, dependency)) {
+        if (change === 'open' && state === 'closed') cycles.opened++;
+        if (change === 'closed' && state !== 'closed') cycles.closed++;
+        state = change === 'half_open' ? 'open' : change;
+      }
+      return cycles;
+    },
 
     async lastFinishedAt(keys) {
       let last = 0;
