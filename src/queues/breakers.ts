@@ -66,23 +66,23 @@ export function createBreakers({
 
   const change = (dependency: Dependency, state: BreakerState) => {
     const breaker = breakers[dependency];
-    if (breaker.state === state) return;
+    const from = breaker.state;
+    if (from === state) return;
     breaker.state = state;
     const fields = { breaker: dependency, state, reason: breaker.reason };
-    if (state === 'open' && NEEDS_OPERATOR.test(breaker.reason ?? '')) {
+    if (state === 'closed') {
+      const outageMs = Date.now() - Date.parse(breaker.since ?? '');
+      logger.info({ breaker: dependency, state, outageMs }, `${dependency} breaker closed: resuming`);
+    } else if (from !== 'closed') {
+      // Probing and failing again, every interval of a long outage: worth a line only when looking closely.
+      logger.debug(fields, `${dependency} breaker ${state === 'open' ? 'still open' : 'half open: probing'}`);
+    } else if (NEEDS_OPERATOR.test(breaker.reason ?? '')) {
       logger.fatal(
         fields,
         `${dependency} breaker open: it refuses us; a person must act (jobs wait, none fail)`,
       );
-    } else if (state === 'open') {
-      logger.error(fields, `${dependency} breaker open: workers stop taking jobs until it answers`);
-    } else if (state === 'closed') {
-      logger.info(
-        { breaker: dependency, state, outageMs: Date.now() - Date.parse(breaker.since ?? '') },
-        `${dependency} breaker closed: resuming`,
-      );
     } else {
-      logger.debug(fields, `${dependency} breaker half open: probing`);
+      logger.error(fields, `${dependency} breaker open: workers stop taking jobs until it answers`);
     }
     onChange?.(dependency, state);
   };

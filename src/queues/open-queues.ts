@@ -8,6 +8,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { QueueName } from '../tasks/define-task.js';
 
+const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|Connection is closed/;
+
 export interface QueueHandles {
   readonly queues: ReadonlyMap<QueueName, Queue>;
   get(name: QueueName): Queue;
@@ -28,7 +30,13 @@ export function openQueues(
       prefix: config.redis.prefix,
       streams: { events: { maxLen: config.retention.eventsMaxLen } },
     });
-    queue.on('error', (error) => logger.error({ queue: name, err: error.message }, 'queue error'));
+    // A lost connection is reported once, by the Redis breaker; a queue's own errors are worth more.
+    queue.on('error', (error) =>
+      logger[CONNECTION_ERROR.test(error.message) ? 'debug' : 'error'](
+        { queue: name, err: error.message },
+        'queue error',
+      ),
+    );
     queues.set(name, queue);
   }
   return {

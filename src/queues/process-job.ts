@@ -8,20 +8,15 @@
  * holding the email, and a run cut short by a shutdown or a lost lock are turned back without charge (see
  * job-state.ts for why BullMQ's own counters cannot say this).
  */
-import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Config } from '../config.js';
 import type { Ledger } from '../db/ledger/index.js';
 import type { OutgoingEmail, SentEmail } from '../email-types.js';
 import {
-  DeliveryInProgressError,
   ExpiredError,
   JobTimeoutError,
-  OutageTooLongError,
-  PermanentError,
-  RetriesExhaustedError,
   SmtpRejectedError,
   SmtpUnavailableError,
-  TransientError,
   UnknownTaskError,
   type Dependency,
 } from '../errors.js';
@@ -30,12 +25,13 @@ import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
 import { parsePayload } from '../tasks/parse-payload.js';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
-import { resolveRetry, retryDelayMs, type ResolvedRetry } from './backoff.js';
+import { resolveRetry } from './backoff.js';
 import type { Breakers } from './breakers.js';
 import type { CrashAt } from './crash-points.js';
 import { deliveryKey } from './delivery-key.js';
 import { jobDelivery, type JobDelivery } from './job-delivery.js';
 import type { JobState } from './job-state.js';
+import { later, returnToQueue, settle, type Outcome } from './job-outcome.js';
 
 /** What a handler's context is built from, once per process. */
 export interface Services extends Omit<TaskContext, 'job' | 'delivery' | 'send'> {
@@ -187,7 +183,9 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
         findRecipient: async (userId) => {
           enter('looking up the recipient', 'database');
           const recipient = await services.findRecipient(userId);
-          breakers.success('database');
+          // With the ledger on, its own statements say whether the database works for us (its schema may be gone
+          // while the users table answers).
+          if (!deps.ledger) breakers.success('database');
           return recipient;
         },
         delivery: {
@@ -228,7 +226,12 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           return sent;
         },
       };
-      const result = await withTimeout(task.handle(payload, ctx), run, config.worker.jobTimeoutMs);
+      const result = await withTimeout(
+        task.handle(payload, ctx),
+        run,
+        config.worker.jobTimeoutMs,
+        config.smtp.socketTimeoutMs,
+      );
       const skipped = (result as { duplicate?: boolean } | undefined)?.duplicate === true;
       outcome('info', {
         outcome: task.queue === 'system' ? 'completed' : skipped ? 'skipped' : 'sent',
@@ -269,8 +272,6 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
   };
 }
 
-type Outcome = (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>) => void;
-
 /**
  * What becomes of this run's claim when it fails: released at once when nothing can have gone out; left
  * `sending` (for the next attempt to judge by the task's policy) when the message may have arrived.
@@ -304,116 +305,6 @@ async function endClaim(
   await delivery.release(failure.message);
 }
 
-/** Turns a failed run into BullMQ's terms: a delayed retry (charged or not), or a failure for good. */
-async function settle(
-  job: Job,
-  token: string,
-  failure: Error,
-  retry: ResolvedRetry,
-  { config, breakers, jobState }: ProcessorDeps,
-  outcome: Outcome,
-): Promise<never> {
-  if (failure instanceof PermanentError) return fail(job, failure, jobState, outcome);
-  if (failure instanceof DeliveryInProgressError) {
-    const reason = 'another attempt is sending this email';
-    return later(job, token, { reason, delayMs: failure.retryAfterMs, charged: false }, outcome);
-  }
-  const dependency = failure instanceof TransientError ? failure.dependency : undefined;
-  if (dependency) {
-    breakers.failure(dependency, failure);
-    const now = Date.now();
-    const since = await jobState.outageSince(job, now).catch(() => now);
-    if (now - since >= config.breaker.maxOutageS * 1000) {
-      return fail(
-        job,
-        new OutageTooLongError(dependency, config.breaker.maxOutageS, failure),
-        jobState,
-        outcome,
-      );
-    }
-    const delayMs = breakers.isOpen(dependency)
-      ? config.breaker.probeIntervalMs
-      : retryDelayMs(retry, Math.max(1, job.attemptsStarted));
-    return later(
-      job,
-      token,
-      { reason: maskEmailsIn(failure.message), delayMs, charged: false, dependency },
-      outcome,
-      failure,
-    );
-  }
-  const attempt = await jobState.charge(job);
-  if (attempt >= retry.attempts)
-    return fail(job, new RetriesExhaustedError(attempt, failure), jobState, outcome);
-  const delayMs = retryDelayMs(retry, attempt);
-  return later(
-    job,
-    token,
-    { reason: maskEmailsIn(failure.message), delayMs, charged: true, attempt },
-    outcome,
-    failure,
-  );
-}
-
-async function fail(job: Job, failure: PermanentError, jobState: JobState, outcome: Outcome): Promise<never> {
-  outcome('error', {
-    outcome: failure instanceof ExpiredError ? 'expired' : 'failed',
-    err: errorFields(failure),
-  });
-  // Failed reasons, stack traces and job logs are shown by monitors: addresses in them are masked as in logs.
-  await job.log(`failed: ${maskEmailsIn(failure.message)}`).catch(() => undefined);
-  // A person who retries a dead letter gives it a fresh budget.
-  await jobState.reset(job).catch(() => undefined);
-  const unrecoverable = new UnrecoverableError(maskEmailsIn(failure.message));
-  unrecoverable.stack = maskEmailsIn(failure.stack ?? '');
-  throw unrecoverable;
-}
-
-interface Later {
-  reason: string;
-  delayMs: number;
-  charged: boolean;
-  attempt?: number;
-  dependency?: Dependency | undefined;
-}
-
-/** Puts the job back as delayed. The job's log is its error history: one line per failed run. */
-async function later(
-  job: Job,
-  token: string,
-  turn: Later,
-  outcome: Outcome,
-  failure?: Error,
-): Promise<never> {
-  const { reason, delayMs, charged, attempt, dependency } = turn;
-  outcome('warn', {
-    outcome: 'retry',
-    retryInMs: delayMs,
-    charged,
-    ...(attempt !== undefined ? { attempt } : {}),
-    ...(dependency ? { dependency } : {}),
-    ...(failure ? { err: errorFields(failure) } : { reason }),
-  });
-  const line = charged
-    ? `attempt ${attempt}: ${reason} (retry in ${delayMs} ms)`
-    : `run ${job.attemptsStarted}: ${reason} (not charged${dependency ? `: ${dependency} outage` : ''}; retry in ${delayMs} ms)`;
-  try {
-    await job.log(line);
-    await job.moveToDelayed(Date.now() + delayMs, token);
-  } catch {
-    // Redis is gone too: the job keeps its lock until it expires, then BullMQ's stalled check returns it to the
-    // queue. Either way it is not failed here.
-  }
-  throw new DelayedError();
-}
-
-/** Back to the wait list at once, without charge: the run was given up by the process, not by its email. */
-async function returnToQueue(job: Job, token: string, reason: string, outcome: Outcome): Promise<never> {
-  outcome('info', { outcome: 'returned', reason });
-  await job.moveToWait(token).catch(() => undefined);
-  throw new WaitingError();
-}
-
 /** The passed deadline, if the job is past its task's expiry or its payload's `expires_at`. */
 function expiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: Date): Date | undefined {
   const deadlines = [task.expiresAt?.(payload as never, enqueuedAt)];
@@ -423,18 +314,24 @@ function expiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: D
 }
 
 /**
- * Gives the run up after `timeoutMs` — its message withdrawn wherever it is, waiting for a connection or being
- * transmitted — unless the server has accepted it: then it runs to its end, since abandoning it would turn a
- * late ledger write into a retry and a second email.
+ * Gives the run up after `timeoutMs` — its message withdrawn while it waits for a pooled connection or is in the
+ * envelope — unless the server has accepted it: then it runs to its end, since abandoning it would turn a late
+ * ledger write into a retry and a second email. A message being transmitted gets until its reply or the SMTP
+ * socket timeout (`transmitGraceMs`) first: cutting it sooner would not stop the server from accepting what it
+ * has, it would only make the outcome unknown and the retry a second copy.
  */
-function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number): Promise<T> {
+function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number, transmitGraceMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const giveUp = () =>
+    run.controller.abort(new JobTimeoutError(timeoutMs, run.phase.dependency, run.phase.name));
   const aborted = new Promise<never>((_, reject) => {
-    const onAbort = () => reject(run.controller.signal.reason);
-    run.controller.signal.addEventListener('abort', onAbort, { once: true });
+    run.controller.signal.addEventListener('abort', () => reject(run.controller.signal.reason), {
+      once: true,
+    });
     timer = setTimeout(() => {
       if (run.accepted) return;
-      run.controller.abort(new JobTimeoutError(timeoutMs, run.phase.dependency, run.phase.name));
+      if (run.dataStarted) timer = setTimeout(() => run.accepted || giveUp(), transmitGraceMs);
+      else giveUp();
     }, timeoutMs);
   });
   // A run given up leaves its handler behind: whatever that still throws is already accounted for.
@@ -452,9 +349,4 @@ export function recipientHint(data: Record<string, unknown>): string | undefined
 function smtpReply(result: unknown): Record<string, unknown> {
   const r = result as { message_id?: string; smtp_response?: string } | undefined;
   return r?.message_id ? { messageId: r.message_id, smtpResponse: r.smtp_response } : {};
-}
-
-// SMTP replies often quote the recipient ("550 <jane@example.com>: no such user"): mask it like the rest.
-function errorFields(error: Error): Record<string, unknown> {
-  return { type: error.name, code: (error as { code?: string }).code, message: maskEmailsIn(error.message) };
 }

@@ -79,7 +79,7 @@ export async function startTestWorkers(
     queue(name) {
       let queue = queues.get(name);
       if (!queue) {
-        queue = new Queue(name, { connection: { url: TEST_REDIS_URL }, prefix });
+        queue = new Queue(name, { connection: { url: config.redis.url }, prefix });
         queues.set(name, queue);
       }
       return queue;
@@ -87,7 +87,7 @@ export async function startTestWorkers(
     async events(name) {
       let queueEvents = events.get(name);
       if (!queueEvents) {
-        queueEvents = new QueueEvents(name, { connection: { url: TEST_REDIS_URL }, prefix });
+        queueEvents = new QueueEvents(name, { connection: { url: config.redis.url }, prefix });
         events.set(name, queueEvents);
         await queueEvents.waitUntilReady();
       }
@@ -97,7 +97,7 @@ export async function startTestWorkers(
       await running.close();
       await Promise.all([...queues.values()].map((queue) => queue.close()));
       await Promise.all([...events.values()].map((queueEvents) => queueEvents.close()));
-      await removePrefix(prefix);
+      await removePrefix(prefix, config.redis.url);
     },
   };
 }
