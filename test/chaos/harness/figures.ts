@@ -31,7 +31,7 @@ export interface Figures {
   /** Ledger rows by status at the end. */
   ledger: Record<string, number>;
   /** Worker processes and how each ended. */
-  processes: Array<{ name: string; exit: string; expected: boolean }>;
+  processes: Array<{ name: string; exit: string; expected: boolean; startupSeconds: number | null }>;
   /** Settings that differ from production defaults. */
   settings: Record<string, string>;
   /** Scenario-specific measures. */
@@ -52,11 +52,13 @@ export function writeFigures(figures: Figures): void {
 }
 
 /** Records the test's outcome in a file written earlier (the figures are written before the assertions). */
-export function markPassed(scenario: string, passed: boolean): void {
+export function markPassed(scenario: string, passed: boolean): Figures | undefined {
   try {
-    const figures = JSON.parse(readFileSync(figuresFile(scenario), 'utf8')) as Figures;
-    writeFigures({ ...figures, passed });
+    const figures = { ...(JSON.parse(readFileSync(figuresFile(scenario), 'utf8')) as Figures), passed };
+    writeFigures(figures);
+    return figures;
   } catch {
     // Nothing written: the scenario failed before it had figures; the report shows it as missing.
+    return undefined;
   }
 }

@@ -28,7 +28,7 @@ import { startOwnRedis, type OwnRedis } from '../../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startChaosSmtp, type ChaosSmtp, type ChaosSmtpOptions } from './chaos-smtp.js';
-import { markPassed, writeFigures, type Figures } from './figures.js';
+import { figuresFile, markPassed, writeFigures, type Figures } from './figures.js';
 import { RESULTS_DIR } from './paths.js';
 import { describeExit, spawnWorker, type LogLine, type WorkerProcess } from './worker-process.js';
 
@@ -192,11 +192,16 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
   const folder = mkdtempSync(join(tmpdir(), `email-workers-chaos-${id}-`));
   const logDir = join(RESULTS_DIR, 'logs', id);
   rmSync(logDir, { recursive: true, force: true });
+  // A scenario that fails before its figures must not leave the last run's standing in for them.
+  rmSync(figuresFile(id), { force: true });
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   onTestFinished(async (context) => {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
     rmSync(folder, { recursive: true, force: true });
-    markPassed(id, context.task.result?.state === 'pass');
+    const figures = markPassed(id, context.task.result?.state === 'pass');
+    console.log(
+      `chaos ${id}: ${figures ? `${summary(figures)}, ${figures.passed ? 'pass' : 'FAIL'}` : 'no figures'}`,
+    );
   });
 
   if (options.ownDatabase) cleanups.push(() => options.ownDatabase!.remove());
@@ -574,6 +579,7 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
           name: worker.name,
           exit: describeExit(worker.exitInfo),
           expected: worker.expectedDeath,
+          startupSeconds: worker.readyAt ? secondsBetween(worker.startedAt, worker.readyAt) : null,
         })),
         settings: { ...options.env },
         extra: extra.extra ?? {},
@@ -586,7 +592,6 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
       delete (figures as Partial<Report>).enqueued;
       written = figures;
       writeFigures(figures);
-      console.log(`chaos ${id}: ${summary(figures)}`);
       expect(problems, 'the harness checks every scenario ends with').toEqual([]);
       return report;
     },

@@ -25,6 +25,8 @@ export interface WorkerProcess {
   name: string;
   pid: number;
   startedAt: number;
+  /** When it logged `workers started` (taking jobs), if it did. */
+  readyAt: number | undefined;
   logs: LogLine[];
   logFile: string;
   stderr(): string;
@@ -69,6 +71,7 @@ export function spawnWorker(options: {
     name: options.name,
     pid: child.pid ?? -1,
     startedAt: Date.now(),
+    readyAt: undefined,
     logs: [],
     logFile,
     stderr: () => stderr,
@@ -86,7 +89,9 @@ export function spawnWorker(options: {
     ready: (timeoutMs = 30_000) =>
       worker
         .waitForLog((line) => line.msg === 'workers started', `${options.name} to start`, timeoutMs)
-        .then(() => undefined),
+        .then((line) => {
+          worker.readyAt = line.time;
+        }),
     signal(signal) {
       if (worker.exitInfo) return;
       worker.signalledAt = Date.now();
