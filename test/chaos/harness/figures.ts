@@ -39,6 +39,8 @@ export interface Figures {
   notes: string[];
   /** Problems found by the harness's own end-of-scenario checks. */
   problems: string[];
+  /** The first failed assertion's message, when the test failed. */
+  failure?: string;
   at: string;
 }
 
@@ -52,9 +54,13 @@ export function writeFigures(figures: Figures): void {
 }
 
 /** Records the test's outcome in a file written earlier (the figures are written before the assertions). */
-export function markPassed(scenario: string, passed: boolean): Figures | undefined {
+export function markPassed(scenario: string, passed: boolean, failure?: string): Figures | undefined {
   try {
-    const figures = { ...(JSON.parse(readFileSync(figuresFile(scenario), 'utf8')) as Figures), passed };
+    const figures = {
+      ...(JSON.parse(readFileSync(figuresFile(scenario), 'utf8')) as Figures),
+      passed,
+      ...(failure ? { failure } : {}),
+    };
     writeFigures(figures);
     return figures;
   } catch {
