@@ -647,6 +647,11 @@ function reasonKind(reason: string): string {
     .slice(0, 80);
 }
 
+/** The common promise: every acknowledged email delivered exactly once, none lost or failed. */
+export function expectEachDeliveredOnce(report: Report, acknowledged: number): void {
+  expect(report).toMatchObject({ acknowledged, delivered: acknowledged, lost: 0, duplicates: 0, failed: 0 });
+}
+
 export const round = (n: number) => Math.round(n * 10) / 10;
 
 export function summary(f: Figures): string {
