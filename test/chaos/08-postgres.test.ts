@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
+import type { Transaction } from './harness/chaos-smtp.js';
 import { startOwnPostgres } from './harness/own-postgres.js';
 import { secondsBetween, startScenario, type Scenario, expectEachDeliveredOnce } from './harness/scenario.js';
 
@@ -71,9 +72,9 @@ it("the workers' PostgreSQL connections terminated mid-run: lost 0, duplicates 0
   expectEachDeliveredOnce(report, EMAILS);
 });
 
-it('a 60 s PostgreSQL outage (refused, then silent): lost 0, duplicates 0, no dead letters', async () => {
+it('a 60 s PostgreSQL outage, beginning right at a 250: lost 0, duplicates 0, no dead letters', async () => {
   const s = await startScenario('08-postgres-outage', {
-    title: 'PostgreSQL unreachable for 60 s (30 s refused, 30 s silent)',
+    title: 'PostgreSQL unreachable for 60 s from a 250 on (30 s refused, 30 s silent)',
     databaseProxy: true,
     env: { BREAKER_PROBE_INTERVAL: '2s' },
   });
@@ -82,10 +83,17 @@ it('a 60 s PostgreSQL outage (refused, then silent): lost 0, duplicates 0, no de
   await s.enqueueMix(60);
   await s.waitForDelivered(60);
 
-  const downAt = Date.now();
-  await proxy.refuse();
+  // The outage begins at the worst moment: the database is cut off right before the SMTP server accepts the next
+  // message, so that email is out while its ledger record cannot be written for a minute.
+  let cut: { at: number; tx: Transaction; refused: Promise<void> } | undefined;
+  s.smtp.beforeAccept = (tx) => {
+    if (!cut) cut = { at: Date.now(), tx, refused: proxy.refuse() };
+    s.smtp.beforeAccept = undefined;
+  };
   await s.enqueueMix(60);
-  await sleep(30_000);
+  const { at: downAt, tx: acceptedAtCut, refused } = await waitFor(() => cut, { what: 'the next 250' });
+  await refused;
+  await sleep(downAt + 30_000 - Date.now());
   await proxy.restore();
   proxy.hang();
   await s.enqueueMix(60);
@@ -95,12 +103,14 @@ it('a 60 s PostgreSQL outage (refused, then silent): lost 0, duplicates 0, no de
   await s.waitForDelivered(180, 90_000).catch(() => undefined);
   const lastDelivery = Math.max(...s.smtp.deliveries.map((d) => d.at));
   const report = await s.finish({ settleTimeoutMs: 60_000 });
+  const keyAtCut = [...report.enqueued.values()].find((e) => e.messageId === acceptedAtCut.messageId)?.key;
   s.record({
     recoverySeconds: secondsBetween(upAt, lastDelivery),
     notes: ['recovery: from PostgreSQL reachable again to the last delivery'],
     extra: {
       outageSeconds: secondsBetween(downAt, upAt),
-      breakerChanges: Object.fromEntries(workers.map((w) => [w.name, s.breakerChanges(w, 'database')])),
+      acceptedAtTheCut: keyAtCut,
+      breakerCycles: Object.fromEntries(workers.map((w) => [w.name, s.breakerCycles(w, 'database')])),
     },
   });
 

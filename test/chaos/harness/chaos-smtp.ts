@@ -80,6 +80,8 @@ export interface ChaosSmtp {
   script: Script;
   /** Delay before each reply to MAIL FROM, RCPT TO and the end of DATA: a slow server, step by step. */
   stepDelayMs: number;
+  /** Runs right before a 250 goes out, e.g. to break something at exactly that moment. */
+  beforeAccept: ((tx: Transaction) => void) | undefined;
   /** Stops listening and drops every connection: the server is down. */
   stop(): Promise<void>;
   /** Listens again on the same port. */
@@ -103,6 +105,7 @@ export async function startChaosSmtp(options: ChaosSmtpOptions = {}): Promise<Ch
     authFailures: 0,
     script: () => undefined,
     stepDelayMs: 0,
+    beforeAccept: undefined,
     async stop() {
       const closing = server;
       server = undefined;
@@ -185,6 +188,7 @@ export async function startChaosSmtp(options: ChaosSmtpOptions = {}): Promise<Ch
               callback(Object.assign(new Error(reply.message), { responseCode: reply.code }));
               return;
             }
+            smtp.beforeAccept?.(tx);
             tx.outcome = 'accepted';
             const messageId = tx.messageId ?? `(none in transaction ${tx.n})`;
             smtp.copies.set(messageId, (smtp.copies.get(messageId) ?? 0) + 1);
