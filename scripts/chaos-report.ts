@@ -24,12 +24,19 @@ function table(all: Figures[]): string {
       .map((f) => f.at)
       .sort()
       .at(-1) ?? 'never';
+  const failures = all
+    .filter((f) => f.passed !== true)
+    .map(
+      (f) =>
+        `- **${f.scenario}**: ${[f.failure, ...f.problems].filter(Boolean).join('; ') || 'not finished'}`,
+    );
   return [
     `Last run: ${latest.slice(0, 16).replace('T', ' ')} UTC.`,
     '',
     '| scenario | what | acknowledged | delivered | failed | lost | duplicates | recovery (s) | duration (s) | result |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows,
+    ...(failures.length ? ['', 'Failed:', '', ...failures] : []),
   ].join('\n');
 }
 
