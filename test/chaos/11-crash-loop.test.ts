@@ -53,7 +53,7 @@ it('a job that crashes its process every time fails after maxStalledCount crashe
   expect(supervisor.crashes, 'the first run and one per allowed stall').toBe(MAX_STALLED_COUNT + 1);
   expect(
     others.filter((e) => !s.smtp.copies.has(e.messageId!)).map((e) => e.key),
-    'other emails lost',
+    'other emails not delivered',
   ).toEqual([]);
   expect(report).toMatchObject({ acknowledged: EMAILS + 1, lost: 0, failed: 1 });
   expect(
