@@ -41,4 +41,22 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The bridges are producers: they reach the queues through the client, never the delivery stack.
+    files: ['src/bridges/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '../mail/*',
+            '../db/*',
+            '../cli/*',
+            '../queues/start-workers.js',
+            '../queues/process-job.js',
+          ],
+        },
+      ],
+    },
+  },
 );

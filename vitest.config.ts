@@ -1,10 +1,11 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The chaos scenarios run on their own (`npm run test:chaos`, vitest.chaos.config.ts).
-    exclude: ['**/node_modules/**', 'test/chaos/**'],
+    // Apart: the chaos scenarios (`npm run test:chaos`, vitest.chaos.config.ts) and the Docker test, which builds
+    // images and runs containers (`npm run test:docker`, vitest.docker.config.ts).
+    exclude: [...configDefaults.exclude, 'test/chaos/**', 'test/docker/**'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,

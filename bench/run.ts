@@ -3,7 +3,8 @@
  * throughput against the bare pipeline (bench/bare-worker.ts), latency under a steady load, the worker's cost,
  * and enqueue rates; prints one table and writes bench/results/latest.json. Measured, never asserted.
  *
- *   npm run bench -- [--n 10000] [--rate 200] [--duration 30] [--no-celery] [--out bench/results/latest.json]
+ *   npm run bench -- [--n 10000] [--rate 200] [--duration 30] [--no-celery] [--no-bridge] [--bridge-only]
+ *                    [--out bench/results/latest.json]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { tasks } from '../src/tasks/registry.js';
 import { messageIdFor } from '../src/mail/transport.js';
 import type { TaskName } from '../src/tasks/registry.js';
 import { runCelery, celeryAvailable } from './celery.js';
+import { bridgeQueue, celeryProducerAvailable, removeCeleryQueue, sendCeleryTasks } from './celery-bridge.js';
 import { removePrefix } from '../test/helpers/redis.js';
 import { payloadFor, seedUsers, taskAt, type BenchTask } from './workload.js';
 
@@ -32,6 +34,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '3' },
     'no-celery': { type: 'boolean', default: false },
+    // Leaves out the two Celery bridge steps (they need Debian's python3-celery for the producer).
+    'no-bridge': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results/latest.json' },
     // Writes a V8 CPU profile of each service worker into bench/results/profiles/ (then: node bench/top-functions.ts).
     profile: { type: 'boolean', default: false },
@@ -41,6 +45,8 @@ const { values: args } = parseArgs({
     'latency-only': { type: 'boolean', default: false },
     // Only the service's throughput with the ledger on, e.g. to try a setting.
     'throughput-only': { type: 'boolean', default: false },
+    // Only the Celery bridge's two steps: through the bridge to email, and the bridge alone.
+    'bridge-only': { type: 'boolean', default: false },
     'latency-ledger': { type: 'string', default: 'true' },
     'latency-target': { type: 'string', default: 'service' },
   },
@@ -104,7 +110,11 @@ interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-async function startProcess(command: string[], env: Record<string, string>): Promise<WorkerProcess> {
+async function startProcess(
+  command: string[],
+  env: Record<string, string>,
+  ready = 'workers started',
+): Promise<WorkerProcess> {
   const child = spawn(process.execPath, command, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -120,7 +130,7 @@ async function startProcess(command: string[], env: Record<string, string>): Pro
   const started = new Promise<void>((resolveStarted, reject) => {
     const onData = (chunk: Buffer) => {
       if (output.length < 20_000) output += chunk.toString();
-      if (output.includes('workers started')) resolveStarted();
+      if (output.includes(ready)) resolveStarted();
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -179,6 +189,7 @@ const startService = (
   database: BenchDatabase,
   ledger: boolean,
   nodeArgs: string[] = [],
+  extra: { args?: string[]; env?: Record<string, string>; ready?: string } = {},
 ) =>
   startProcess(
     [
@@ -186,9 +197,14 @@ const startService = (
       ...args['worker-node-args'].split(' ').filter(Boolean),
       ...nodeArgs,
       'dist/cli/start-workers.js',
+      ...(extra.args ?? []),
     ],
-    serviceEnv(prefix, sinkPort, database, ledger),
+    { ...serviceEnv(prefix, sinkPort, database, ledger), ...extra.env },
+    extra.ready,
   );
+
+/** The Celery bridge beside the workers (`--celery-bridge`), reading the run's Celery queue on the bench's Redis. */
+const bridgeEnv = () => ({ CELERY_BROKER_URL: REDIS_URL, CELERY_QUEUES: bridgeQueue() });
 
 /** The heap cap the README suggests for production: V8 otherwise grows the heap lazily under load. */
 const HEAP_CAP = '--max-old-space-size=128';
@@ -288,10 +304,11 @@ async function throughput(
   label: string,
   sink: Sink,
   start: (prefix: string) => Promise<WorkerProcess>,
+  enqueue: (prefix: string, count: number) => Promise<void> = enqueueAll,
 ): Promise<Throughput> {
   const prefix = `bench-${label}-${process.pid}`;
   await removePrefix(prefix, REDIS_URL);
-  await enqueueAll(prefix, N);
+  await enqueue(prefix, N);
   sink.reset();
   const worker = await start(prefix);
   const cpuBefore = worker.usage().cpuSeconds;
@@ -308,6 +325,52 @@ async function throughput(
     peakRssMb: usage.peakRssMb,
     cpuSecondsPer1000: ((usage.cpuSeconds - cpuBefore) / N) * 1000,
   };
+}
+
+/** The N tasks sent by a Celery producer, then the workers started with the bridge beside them. */
+function throughViaBridge(): Promise<Throughput> {
+  return throughput(
+    'celery-bridge',
+    sink,
+    (prefix) =>
+      startService(prefix, sink.port, database, true, [], { args: ['--celery-bridge'], env: bridgeEnv() }),
+    (_prefix, count) => sendCeleryTasks(count, REDIS_URL, bridgeQueue()),
+  ).finally(() => removeCeleryQueue(REDIS_URL, bridgeQueue()));
+}
+
+/** Celery messages waiting for the bridge (sent by a real Celery producer) → jobs: the bridge alone, no workers. */
+async function bridgeAlone(): Promise<{
+  messagesPerSecond: number;
+  seconds: number;
+  cpuSecondsPer1000: number;
+}> {
+  const prefix = `bench-bridge-alone-${process.pid}`;
+  await removePrefix(prefix, REDIS_URL);
+  await sendCeleryTasks(N, REDIS_URL, bridgeQueue());
+  const queues = ['auth_emails', 'booking_emails', 'waitlist_emails'].map(
+    (name) => new Queue(name, { connection: { url: REDIS_URL }, prefix, skipMetasUpdate: true }),
+  );
+  const bridge = await startProcess(
+    ['dist/cli/start-workers.js', 'celery-bridge'],
+    // Info, as in production: one line per message bridged is part of the bridge's cost.
+    { NODE_ENV: 'production', LOG_LEVEL: 'info', REDIS_URL, QUEUE_PREFIX: prefix, ...bridgeEnv() },
+    'celery bridge started',
+  );
+  const cpuBefore = bridge.usage().cpuSeconds;
+  const startedAt = now();
+  for (;;) {
+    const counts = await Promise.all(queues.map((q) => q.getJobCountByTypes('wait', 'prioritized')));
+    if (counts.reduce((a, b) => a + b, 0) >= N) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const seconds = (now() - startedAt) / 1000;
+  const cpuSeconds = bridge.usage().cpuSeconds - cpuBefore;
+  await bridge.stop();
+  await Promise.all(queues.map((q) => q.close()));
+  await removePrefix(prefix, REDIS_URL);
+  await removeCeleryQueue(REDIS_URL, bridgeQueue());
+  console.error(`  celery bridge alone: ${N} messages bridged in ${seconds.toFixed(2)} s`);
+  return { messagesPerSecond: N / seconds, seconds, cpuSecondsPer1000: (cpuSeconds / N) * 1000 };
 }
 
 interface Latency {
@@ -423,6 +486,16 @@ if (args['throughput-only']) {
   );
   process.exit(0);
 }
+if (args['bridge-only']) {
+  try {
+    await clearLedger(database);
+    console.log({ viaCeleryBridge: await throughViaBridge(), celeryBridgeAlone: await bridgeAlone() });
+  } finally {
+    await database.close();
+    sink.stop();
+  }
+  process.exit(0);
+}
 if (args['latency-only']) {
   console.log(await latency(sink, database).finally(() => database.close().then(() => sink.stop())));
   process.exit(0);
@@ -441,6 +514,10 @@ try {
   const capped = await throughput('service-heap-capped', sink, (prefix) =>
     startService(prefix, sink.port, database, true, [HEAP_CAP]),
   );
+  const withBridge = !args['no-bridge'] && (await celeryProducerAvailable());
+  await clearLedger(database);
+  const viaBridge = withBridge ? await throughViaBridge() : undefined;
+  const bridged = withBridge ? await bridgeAlone() : undefined;
   const celery =
     !args['no-celery'] && (await celeryAvailable())
       ? await runCelery({ n: N, sink, database, concurrency: CONCURRENCY, redisUrl: REDIS_URL })
@@ -472,6 +549,7 @@ try {
       service: ledgerOn,
       serviceWithoutLedger: ledgerOff,
       serviceHeapCapped: capped,
+      viaCeleryBridge: viaBridge,
       celery,
       ratioServiceToBare: ledgerOn.emailsPerSecond / bare.emailsPerSecond,
       ratioServiceWithoutLedgerToBare: ledgerOff.emailsPerSecond / bare.emailsPerSecond,
@@ -481,6 +559,7 @@ try {
     },
     latency: lat,
     enqueue,
+    celeryBridgeAlone: bridged,
   };
   mkdirSync(dirname(resolve(ROOT, args.out)), { recursive: true });
   writeFileSync(resolve(ROOT, args.out), `${JSON.stringify(results, null, 2)}\n`);
@@ -496,8 +575,10 @@ function table(r: {
     service: Throughput;
     serviceWithoutLedger: Throughput;
     serviceHeapCapped: Throughput;
+    viaCeleryBridge?: Throughput;
     celery?: Throughput;
   };
+  celeryBridgeAlone?: { messagesPerSecond: number; seconds: number; cpuSecondsPer1000: number };
   latency: Latency;
   enqueue: { singlePerSecond: number; bulkPerSecond: number };
   settings: { n: number; rate: number; durationS: number; warmupS: number };
@@ -526,10 +607,20 @@ function table(r: {
       f(th.serviceWithoutLedger.emailsPerSecond / th.bare.emailsPerSecond, 2),
     ),
     row(
+      'Celery send_task → bridge → email-workers (--celery-bridge, ledger on)',
+      th.viaCeleryBridge,
+      th.viaCeleryBridge ? f(th.viaCeleryBridge.emailsPerSecond / th.bare.emailsPerSecond, 2) : '',
+    ),
+    row(
       'Celery 5 (the old service’s shape)',
       th.celery,
       th.celery ? f(th.celery.emailsPerSecond / th.bare.emailsPerSecond, 2) : '',
     ),
+    '',
+    r.celeryBridgeAlone
+      ? `Celery bridge alone (no workers): ${f(r.celeryBridgeAlone.messagesPerSecond)} messages/s bridged, ` +
+        `${f(r.celeryBridgeAlone.cpuSecondsPer1000, 2)} CPU s / 1,000 messages`
+      : '',
     '',
     `Latency, enqueue → 250, ${r.settings.rate} emails/s for ${r.settings.durationS} s after a ${r.settings.warmupS} s warm-up (ledger on)`,
     '',

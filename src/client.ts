@@ -3,14 +3,13 @@
  * the process, and fails fast when Redis is unreachable. Imports neither nodemailer nor pg.
  */
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { loadClientConfig, type ClientConfig } from './config.js';
+import { loadClientConfig, type RedisTarget } from './config.js';
 import { InvalidPayloadError, QueueUnavailableError, UnknownTaskError } from './errors.js';
 import type { QueueName, TaskDefinition } from './tasks/define-task.js';
 import { parsePayload } from './tasks/parse-payload.js';
 import { TASK_NAMES, tasks, type TaskName, type Tasks } from './tasks/registry.js';
-import { createRedis, waitUntilReady } from './queues/connection.js';
+import { createRedis, queuePrefix, waitUntilReady } from './queues/connection.js';
 
 /** What a producer passes for task `N`: the schema's input type (defaults may be left out). */
 export type PayloadOf<N extends TaskName> = z.input<Tasks[N]['schema']>;
@@ -25,6 +24,11 @@ export interface EnqueueOptions {
    * into a job id BullMQ accepts.
    */
   idempotencyKey?: string;
+  /**
+   * Not sent after this moment: the job fails with `expired` instead (the payload's `expires_at`, the earlier of
+   * the two when the payload has one too).
+   */
+  expiresAt?: Date;
 }
 
 export interface EnqueueRequest<N extends TaskName = TaskName> {
@@ -34,7 +38,12 @@ export interface EnqueueRequest<N extends TaskName = TaskName> {
 }
 
 export interface EmailClientOptions {
-  /** Defaults to REDIS_URL (or REDIS_HOST…) from the environment. */
+  /**
+   * Redis in any mode, one server, Sentinel or Cluster (what `loadClientConfig().redis` returns); wins over
+   * `redisUrl` and `prefix`. Defaults to the environment's REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES.
+   */
+  redis?: RedisTarget;
+  /** One Redis server; defaults to REDIS_URL (or REDIS_HOST…) from the environment. */
   redisUrl?: string;
   /** Redis key prefix of the queues, QUEUE_PREFIX (`bull`). */
   prefix?: string;
@@ -50,17 +59,19 @@ export interface EmailClient {
   enqueue<N extends TaskName>(name: N, payload: PayloadOf<N>, options?: EnqueueOptions): Promise<string>;
   /** Returns the job ids in the order of `requests`. */
   enqueueMany(requests: readonly EnqueueRequest[]): Promise<string[]>;
+  /**
+   * Like `enqueueMany`, but a request that is refused (unknown task, invalid payload or key) is reported in its
+   * slot instead of failing the others; an unreachable Redis still rejects the whole call. For the bridges.
+   */
+  enqueueSettled(requests: readonly EnqueueRequest[]): Promise<Array<{ id: string } | { error: Error }>>;
   close(): Promise<void>;
 }
 
 export function createEmailClient(options: EmailClientOptions = {}): EmailClient {
-  const defaults: ClientConfig | undefined =
-    options.redisUrl && options.prefix ? undefined : loadClientConfig();
-  const redisUrl = options.redisUrl ?? defaults!.redisUrl;
-  const prefix = options.prefix ?? defaults!.prefix;
+  const target = redisTargetOf(options);
   const timeoutMs = options.timeoutMs ?? 1_000;
   let lastError: Error | undefined;
-  const redis: Redis = createRedis(redisUrl, 'producer', (error) => (lastError = error));
+  const redis = createRedis(target, 'producer', (error) => (lastError = error));
   // An error from an earlier outage must not be blamed for a later failure.
   redis.on('ready', () => (lastError = undefined));
   const queues = new Map<QueueName, Queue>();
@@ -69,7 +80,11 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
     let queue = queues.get(name);
     if (!queue) {
       // The workers own the queue's settings (the events-stream cap); a producer must not reset them.
-      queue = new Queue(name, { connection: redis, prefix, skipMetasUpdate: true });
+      queue = new Queue(name, {
+        connection: redis,
+        prefix: queuePrefix(target, name),
+        skipMetasUpdate: true,
+      });
       queue.on('error', (error) => (lastError = error));
       queues.set(name, queue);
     }
@@ -108,27 +123,55 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
       return String(added.id);
     },
     async enqueueMany(requests) {
-      const jobs = requests.map(prepare);
-      const byQueue = new Map<QueueName, Array<{ job: PreparedJob; index: number }>>();
-      jobs.forEach((job, index) =>
-        byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), { job, index }]),
-      );
-      const ids: string[] = new Array(jobs.length);
-      await withRedis(() =>
-        Promise.all(
-          [...byQueue].map(async ([queue, entries]) => {
-            const added = await queueFor(queue).addBulk(entries.map(({ job }) => job));
-            added.forEach((job, i) => (ids[entries[i]!.index] = String(job.id)));
-          }),
-        ),
-      );
-      return ids;
+      return addAll(requests.map(prepare));
+    },
+    async enqueueSettled(requests) {
+      const settled: Array<{ id: string } | { error: Error }> = new Array(requests.length);
+      const jobs: PreparedJob[] = [];
+      const slots: number[] = [];
+      requests.forEach((request, index) => {
+        try {
+          jobs.push(prepare(request));
+          slots.push(index);
+        } catch (error) {
+          settled[index] = { error: error as Error };
+        }
+      });
+      const ids = jobs.length ? await addAll(jobs) : [];
+      ids.forEach((id, i) => (settled[slots[i]!] = { id }));
+      return settled;
     },
     async close() {
       await Promise.all([...queues.values()].map((queue) => queue.close()));
       redis.disconnect();
     },
   };
+
+  async function addAll(jobs: PreparedJob[]): Promise<string[]> {
+    const byQueue = new Map<QueueName, Array<{ job: PreparedJob; index: number }>>();
+    jobs.forEach((job, index) => {
+      const entries = byQueue.get(job.queue);
+      if (entries) entries.push({ job, index });
+      else byQueue.set(job.queue, [{ job, index }]);
+    });
+    const ids: string[] = new Array(jobs.length);
+    await withRedis(() =>
+      Promise.all(
+        [...byQueue].map(async ([queue, entries]) => {
+          const added = await queueFor(queue).addBulk(entries.map(({ job }) => job));
+          added.forEach((job, i) => (ids[entries[i]!.index] = String(job.id)));
+        }),
+      ),
+    );
+    return ids;
+  }
+}
+
+function redisTargetOf(options: EmailClientOptions): RedisTarget {
+  if (options.redis) return options.redis;
+  const fromEnv = options.redisUrl && options.prefix ? undefined : loadClientConfig().redis;
+  const prefix = options.prefix ?? fromEnv!.prefix;
+  return options.redisUrl ? { mode: 'standalone', url: options.redisUrl, prefix } : { ...fromEnv!, prefix };
 }
 
 interface PreparedJob {
@@ -149,7 +192,15 @@ function prepare(request: EnqueueRequest): PreparedJob {
   if (priority !== undefined) opts.priority = priority;
   if (options.idempotencyKey !== undefined) opts.jobId = jobIdForKey(task.name, options.idempotencyKey);
   // The producer's payload goes as sent: defaults such as "today" are applied when the job runs.
-  return { queue: task.queue, name: request.name, data: request.payload, opts };
+  const data = options.expiresAt ? withExpiry(request.payload, options.expiresAt) : request.payload;
+  return { queue: task.queue, name: request.name, data, opts };
+}
+
+/** The payload with `expires_at` set to `expiresAt`, or kept when the payload's own deadline is earlier. */
+function withExpiry(payload: unknown, expiresAt: Date): unknown {
+  const own = (payload as { expires_at?: unknown } | undefined)?.expires_at;
+  if (typeof own === 'string' && Date.parse(own) <= expiresAt.getTime()) return payload;
+  return { ...(payload as object), expires_at: expiresAt.toISOString() };
 }
 
 /**

@@ -88,6 +88,14 @@ const url = (protocols: readonly string[]) =>
     { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
   );
 
+/** Comma-separated names (queues, streams, channels): no spaces inside a name, none empty. */
+const nameList = (fallback: string | undefined) =>
+  optionalText
+    .refine((v) => v === undefined || v.split(',').every((name) => /^[^\s,]+$/.test(name.trim())), {
+      message: 'expected comma-separated names without spaces',
+    })
+    .transform((v) => (v ?? fallback)?.split(',').map((name) => name.trim()) ?? []);
+
 const email = optionalText.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v), {
   message: 'expected an email address',
 });
@@ -98,6 +106,24 @@ const identifier = (fallback: string | undefined) =>
       message: 'expected an SQL identifier (letters, digits, _; optionally schema.name)',
     })
     .transform((v) => v ?? fallback);
+
+/** `host:port,host:port` (an IPv6 address in brackets: `[::1]:26379`). */
+const redisNodes = optionalText.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const nodes = v.split(',').map((entry) => parseHostPort(entry.trim()));
+  if (nodes.some((node) => node === undefined)) {
+    ctx.addIssue({ code: 'custom', message: `expected host:port pairs separated by commas, got "${v}"` });
+    return z.NEVER;
+  }
+  return nodes as RedisNode[];
+});
+
+function parseHostPort(entry: string): RedisNode | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(entry);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65_535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -112,6 +138,11 @@ const envSchema = z.object({
   QUEUE_PREFIX: optionalText
     .refine((v) => v === undefined || !/\s/.test(v), { message: 'expected no spaces' })
     .transform((v) => v ?? 'bull'),
+  REDIS_SENTINELS: redisNodes,
+  REDIS_SENTINEL_NAME: optionalText,
+  REDIS_SENTINEL_USERNAME: optionalText,
+  REDIS_SENTINEL_PASSWORD: optionalText,
+  REDIS_CLUSTER_NODES: redisNodes,
 
   WORKER_CONCURRENCY: int(10, 1, 1_000),
   WORKER_NAME: optionalText,
@@ -209,6 +240,14 @@ const envSchema = z.object({
     message: 'expected an ISO 4217 code such as USD',
   }),
   TEMPLATES_DIR: optionalText,
+
+  // The bridges (src/bridges/): Celery producers, Redis Streams and pub/sub feeding the same queues.
+  CELERY_BROKER_URL: url(['redis:', 'rediss:', 'amqp:', 'amqps:', 'pyamqp:']),
+  CELERY_QUEUES: nameList('email_notifications'),
+  CELERY_RESULT_BACKEND: url(['redis:', 'rediss:']),
+  CELERY_RESULT_EXPIRES: duration(3600, 1),
+  INGEST_STREAMS: nameList(undefined),
+  INGEST_CHANNELS: nameList(undefined),
 });
 
 /** The variables the service reads; `.env.example` must list exactly these. */
@@ -234,10 +273,37 @@ export interface SmtpConfig {
   outboxDir: string;
 }
 
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where the queues live and how to reach them. `url` carries the credentials (an ACL user and its password), TLS
+ * (`rediss://`) and the database number in every mode; in Sentinel and Cluster modes its host is not used.
+ * Open connections with `createRedis` and name queues' keys with `queuePrefix` (src/queues/connection.ts).
+ */
+export type RedisTarget = {
+  url: string;
+  /** QUEUE_PREFIX. In Cluster mode each queue's keys go under the hash tag `{<prefix>:<queue>}`. */
+  prefix: string;
+} & (
+  | { mode: 'standalone' }
+  | {
+      mode: 'sentinel';
+      sentinels: readonly RedisNode[];
+      /** The master's name in the sentinels' configuration (REDIS_SENTINEL_NAME, `mymaster`). */
+      masterName: string;
+      sentinelUsername: string | undefined;
+      sentinelPassword: string | undefined;
+    }
+  | { mode: 'cluster'; nodes: readonly RedisNode[] }
+);
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   logLevel: string;
-  redis: { url: string; prefix: string };
+  redis: RedisTarget;
   worker: {
     concurrency: number;
     name: string;
@@ -284,7 +350,27 @@ export interface Config {
   /** What fills a payload's gaps: its locale, zone and currency, and the link of buttons without their own. */
   defaults: { locale: string; timeZone: string; currency: string; appUrl: string };
   templatesDir: string;
+  bridges: BridgesConfig;
 }
+
+/** What the bridges read (`start-workers celery-bridge`, `stream-bridge`, `--celery-bridge`). */
+export interface BridgesConfig {
+  celery: {
+    /** CELERY_BROKER_URL: redis(s):// (kombu's Redis transport) or amqp(s):// (RabbitMQ); default REDIS_URL. */
+    brokerUrl: string;
+    /** CELERY_QUEUES: the Celery queues consumed (`email_notifications`). */
+    queues: readonly string[];
+    /** CELERY_RESULT_BACKEND: a redis(s):// URL to write results to, as Celery's Redis backend; unset writes none. */
+    resultBackend: string | undefined;
+    /** CELERY_RESULT_EXPIRES in seconds (3600). */
+    resultExpiresS: number;
+  };
+  /** INGEST_STREAMS and INGEST_CHANNELS: Redis Streams and pub/sub channels read by `stream-bridge`. */
+  ingest: { streams: readonly string[]; channels: readonly string[] };
+}
+
+/** The configuration a bridge-only process needs: no SMTP, database or templates. */
+export type BridgeProcessConfig = Pick<Config, 'env' | 'logLevel' | 'redis' | 'bridges'>;
 
 export type CrashPoint = 'before-send' | 'before-data-end' | 'after-250' | 'after-sent-record';
 
@@ -299,6 +385,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)),
     ...crossProblems(env, parsed.data),
+    ...redisProblems(env, parsed.data),
   ];
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
@@ -313,10 +400,11 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   const socketTimeoutMs = Math.floor(e.JOB_TIMEOUT_MS / 2);
   const connectionTimeoutMs = Math.min(10_000, Math.floor(e.JOB_TIMEOUT_MS / 4));
 
+  const redisUrl = e.REDIS_URL ?? redisUrlFromParts(e);
   const config: Config = {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    redis: { url: e.REDIS_URL ?? redisUrlFromParts(e), prefix: e.QUEUE_PREFIX },
+    redis: redisTarget(e),
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       name: e.WORKER_NAME ?? `email-worker@${hostname()}`,
@@ -419,8 +507,67 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       appUrl,
     },
     templatesDir: resolve(PROJECT_ROOT, e.TEMPLATES_DIR ?? 'templates'),
+    bridges: bridgesConfig(e, redisUrl),
   };
   return deepFreeze(config);
+}
+
+function bridgesConfig(e: z.output<typeof bridgeSchema>, redisUrl: string): BridgesConfig {
+  const brokerUrl = e.CELERY_BROKER_URL ?? redisUrl;
+  return {
+    celery: {
+      // kombu's name for the same transport.
+      brokerUrl: brokerUrl.replace(/^pyamqp:/, 'amqp:'),
+      queues: e.CELERY_QUEUES,
+      resultBackend: e.CELERY_RESULT_BACKEND,
+      resultExpiresS: Math.round(e.CELERY_RESULT_EXPIRES),
+    },
+    ingest: { streams: e.INGEST_STREAMS, channels: e.INGEST_CHANNELS },
+  };
+}
+
+const bridgeSchema = envSchema.pick({
+  NODE_ENV: true,
+  LOG_LEVEL: true,
+  REDIS_URL: true,
+  REDIS_HOST: true,
+  REDIS_PORT: true,
+  REDIS_PASSWORD: true,
+  REDIS_DB: true,
+  REDIS_USE_TLS: true,
+  QUEUE_PREFIX: true,
+  REDIS_SENTINELS: true,
+  REDIS_SENTINEL_NAME: true,
+  REDIS_SENTINEL_USERNAME: true,
+  REDIS_SENTINEL_PASSWORD: true,
+  REDIS_CLUSTER_NODES: true,
+  CELERY_BROKER_URL: true,
+  CELERY_QUEUES: true,
+  CELERY_RESULT_BACKEND: true,
+  CELERY_RESULT_EXPIRES: true,
+  INGEST_STREAMS: true,
+  INGEST_CHANNELS: true,
+});
+
+/**
+ * For a process that runs only a bridge: the Redis, bridge and logging variables, validated like loadConfig's,
+ * without production's demands on SMTP and the database (a bridge sends nothing).
+ */
+export function loadBridgeConfig(env: Env = readProcessEnv()): BridgeProcessConfig {
+  const parsed = bridgeSchema.safeParse(env);
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)),
+    ...redisProblems(env, parsed.data),
+  ];
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  const redis = redisTarget(e);
+  return deepFreeze({
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    redis,
+    bridges: bridgesConfig(e, redis.url),
+  });
 }
 
 /**
@@ -463,8 +610,7 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
 
 /** What a producer needs: only the Redis variables, so a producer never has to configure SMTP or a database. */
 export interface ClientConfig {
-  redisUrl: string;
-  prefix: string;
+  redis: RedisTarget;
 }
 
 const clientSchema = envSchema.pick({
@@ -475,17 +621,75 @@ const clientSchema = envSchema.pick({
   REDIS_DB: true,
   REDIS_USE_TLS: true,
   QUEUE_PREFIX: true,
+  REDIS_SENTINELS: true,
+  REDIS_SENTINEL_NAME: true,
+  REDIS_SENTINEL_USERNAME: true,
+  REDIS_SENTINEL_PASSWORD: true,
+  REDIS_CLUSTER_NODES: true,
 });
+
+type RedisVariables = z.output<typeof clientSchema>;
 
 export function loadClientConfig(env: Env = readProcessEnv()): ClientConfig {
   const parsed = clientSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)),
+    ...redisProblems(env, parsed.data),
+  ];
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  return deepFreeze({ redis: redisTarget(parsed.data) });
+}
+
+function redisTarget(e: RedisVariables): RedisTarget {
+  const common = { url: e.REDIS_URL ?? redisUrlFromParts(e), prefix: e.QUEUE_PREFIX };
+  if (e.REDIS_SENTINELS) {
+    return {
+      ...common,
+      mode: 'sentinel',
+      sentinels: e.REDIS_SENTINELS,
+      masterName: e.REDIS_SENTINEL_NAME ?? 'mymaster',
+      sentinelUsername: e.REDIS_SENTINEL_USERNAME,
+      sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
+    };
   }
-  return Object.freeze({
-    redisUrl: parsed.data.REDIS_URL ?? redisUrlFromParts(parsed.data),
-    prefix: parsed.data.QUEUE_PREFIX,
-  });
+  if (e.REDIS_CLUSTER_NODES) return { ...common, mode: 'cluster', nodes: e.REDIS_CLUSTER_NODES };
+  return { ...common, mode: 'standalone' };
+}
+
+/** Settings that contradict the Redis mode they are used in. */
+function redisProblems(env: Env, parsed: RedisVariables | undefined): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  if (set('REDIS_SENTINELS') && set('REDIS_CLUSTER_NODES')) {
+    problems.push('REDIS_SENTINELS, REDIS_CLUSTER_NODES: set one or the other (Sentinel or Cluster mode)');
+  }
+  if (!set('REDIS_SENTINELS')) {
+    // Set without the sentinels, they would be ignored and the service would talk to one server instead.
+    const sentinelOnly = ['REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'].filter(set);
+    if (set('REDIS_SENTINEL_NAME') && env.REDIS_SENTINEL_NAME?.trim() !== 'mymaster') {
+      sentinelOnly.unshift('REDIS_SENTINEL_NAME');
+    }
+    for (const name of sentinelOnly) problems.push(`${name}: only used with REDIS_SENTINELS`);
+  }
+  if (parsed?.REDIS_CLUSTER_NODES) {
+    if (/[{}]/.test(parsed.QUEUE_PREFIX)) {
+      problems.push(
+        'QUEUE_PREFIX: no { or } in Cluster mode (each queue gets a hash tag of its own, {<prefix>:<queue>})',
+      );
+    }
+    const db = redisDatabase(parsed.REDIS_URL ?? redisUrlFromParts(parsed));
+    if (db !== 0) {
+      problems.push(
+        `${parsed.REDIS_URL ? 'REDIS_URL' : 'REDIS_DB'}: Redis Cluster has only database 0, got ${db}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** The database number in a redis:// URL's path (0 when absent). */
+export function redisDatabase(url: string): number {
+  return Number(new URL(url).pathname.slice(1) || 0);
 }
 
 function redisUrlFromParts(e: {

@@ -77,6 +77,14 @@ export class RecipientNotFoundError extends PermanentError {
   }
 }
 
+/** The users table's address for this user is not one bare mailbox (a list, a group, a display name, CRLF). */
+export class InvalidRecipientError extends PermanentError {
+  override readonly code = 'RECIPIENT_INVALID';
+  constructor(readonly userId: string | number) {
+    super(`user ${userId} has no valid email address`);
+  }
+}
+
 /** The users query itself is wrong (missing table or column): a configuration problem, not a missing user. */
 export class RecipientLookupError extends PermanentError {
   override readonly code = 'RECIPIENT_LOOKUP_FAILED';
@@ -157,31 +165,37 @@ function formatSeconds(seconds: number): string {
   return `${Math.round(seconds)}s`;
 }
 
+/*
+ * The three ledger errors below name the email by `ref`, `key #3fa2c1d9, job 17` (the logger's deliveryRef), never
+ * by its idempotency key: a producer's key may hold the recipient's address, and failed reasons are shown by
+ * monitors.
+ */
+
 /** Another attempt holds this email's ledger row right now; retry once it has finished. */
 export class DeliveryInProgressError extends TransientError {
   override readonly code = 'DELIVERY_IN_PROGRESS';
   /** Retrying before the other attempt's lease ends would only find it busy again. */
   constructor(
-    key: string,
+    ref: string,
     readonly retryAfterMs: number,
   ) {
-    super(`another attempt is sending this email (key ${key})`);
+    super(`another attempt is sending this email (${ref})`);
   }
 }
 
 /** An earlier attempt died after claiming the email: it may have been sent. A person decides. */
 export class UncertainDeliveryError extends PermanentError {
   override readonly code = 'DELIVERY_UNCERTAIN';
-  constructor(key: string) {
-    super(`delivery state unknown: an earlier attempt may have sent this email (key ${key}); marked unknown`);
+  constructor(ref: string) {
+    super(`delivery state unknown: an earlier attempt may have sent this email (${ref}); marked unknown`);
   }
 }
 
 /** The ledger holds a final state other than sent for this key (bounced, suppressed): nothing is sent. */
 export class DeliveryBlockedError extends PermanentError {
   override readonly code = 'DELIVERY_BLOCKED';
-  constructor(key: string, status: string) {
-    super(`not sent: the ledger says ${status} for key ${key}`);
+  constructor(ref: string, status: string) {
+    super(`not sent: the ledger says ${status} for this email (${ref})`);
   }
 }
 
@@ -222,4 +236,12 @@ export class TemplateError extends PermanentError {
 /** A start-up precondition that does not hold (Redis evicts keys, SMTP refuses, …). */
 export class StartupError extends EmailWorkersError {
   readonly code = 'STARTUP_FAILED';
+}
+
+/**
+ * A bridge could not turn a message into a task (a serializer other than JSON, a body that does not parse, too
+ * many arguments, …): it is dead-lettered with this reason and never executed.
+ */
+export class UndecodableMessageError extends EmailWorkersError {
+  readonly code = 'MESSAGE_UNDECODABLE';
 }

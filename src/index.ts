@@ -15,6 +15,8 @@ export {
   type PayloadOf,
 } from './client.js';
 export { TASK_NAMES, findTask, tasks, type TaskName } from './tasks/registry.js';
+export { queuePrefix } from './queues/connection.js';
+export type { RedisNode, RedisTarget } from './config.js';
 export { QUEUE_NAMES, type QueueName, type HealthReport } from './tasks/define-task.js';
 export type { EmailSentResult } from './tasks/send-templated-email.js';
 export {

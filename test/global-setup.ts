@@ -3,7 +3,7 @@
  * when that does not answer (a fresh machine with only Node and Redis) or TEST_DATABASE=embedded, they start
  * the embedded PostgreSQL the service itself uses in development, for the whole run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answers, startEmbeddedDatabase } from '../src/db/embedded.js';
@@ -15,6 +15,8 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   if (process.env.TEST_DATABASE_URL) return undefined;
   if (process.env.TEST_DATABASE !== 'embedded' && (await answers(LOCAL))) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'email-workers-test-pg-'));
+  // Reachable by the postgres user when run as root (mkdtemp makes it 0700), so the data stays in it and goes with it.
+  chmodSync(dir, 0o755);
   const database = await startEmbeddedDatabase({ dir: join(dir, 'data'), port: await closedPort() });
   // Set before vitest forks the test processes, which inherit it.
   process.env.TEST_DATABASE_URL = database.url;

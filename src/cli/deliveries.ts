@@ -24,6 +24,8 @@ export async function run(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       json: { type: 'boolean', default: false },
       'older-than': { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
       sent: { type: 'boolean', default: false },
       resend: { type: 'boolean', default: false },
       by: { type: 'string' },
@@ -32,8 +34,17 @@ export async function run(argv: string[]): Promise<number> {
     strict: true,
   });
   const sub = positionals.join(' ');
+  if (sub === 'purge') {
+    return purgeDeliveries(loadConfig(), {
+      olderThan: values['older-than'],
+      dryRun: values['dry-run'],
+      force: values.force,
+    });
+  }
+  for (const flag of ['older-than', 'dry-run', 'force'] as const) {
+    if (values[flag]) throw new UsageError(`--${flag}: only with deliveries purge`);
+  }
   if (sub === '') return listDeliveries(loadConfig(), values);
-  if (sub === 'purge') return purgeDeliveries(loadConfig(), values['older-than']);
   if (positionals[0] === 'resolve') {
     if (positionals.length !== 2)
       throw new UsageError('deliveries resolve: expected one KEY (the idempotency key)');
@@ -73,14 +84,56 @@ export async function listDeliveries(config: Config, query: DeliveryQuery): Prom
   return 0;
 }
 
-export async function purgeDeliveries(config: Config, olderThan: string | undefined): Promise<number> {
-  const days =
+export interface PurgeOptions {
+  /** An age with its unit (`90d`, `12h`); default LEDGER_RETENTION_DAYS. */
+  olderThan?: string | undefined;
+  /** Print what would go, delete nothing. */
+  dryRun?: boolean;
+  /** Allow an age under one day. */
+  force?: boolean;
+}
+
+const DAY_S = 86_400;
+
+/**
+ * Deletes old ledger rows, saying what it deletes. A row is what keeps a key from being sent twice: an age must
+ * carry its unit (a bare `90` once meant 90 seconds and emptied the ledger), and under a day needs `--force`.
+ */
+export async function purgeDeliveries(config: Config, options: PurgeOptions = {}): Promise<number> {
+  const { olderThan } = options;
+  if (olderThan !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(olderThan)) {
+    throw new UsageError(
+      `--older-than: "${olderThan}" has no unit; write ${olderThan.trim()}d for days (or h, m, s)`,
+    );
+  }
+  const seconds =
     olderThan === undefined
-      ? config.ledger.retentionDays
-      : durationSeconds('--older-than', olderThan) / 86_400;
-  const deleted = await withLedger(config, (ledger) => ledger.purge(days));
-  process.stdout.write(`deleted ${deleted} ledger rows older than ${days} days\n`);
-  return 0;
+      ? config.ledger.retentionDays * DAY_S
+      : durationSeconds('--older-than', olderThan);
+  const age = olderThan?.trim() ?? `${config.ledger.retentionDays}d`;
+  if (seconds < DAY_S && !options.force) {
+    throw new UsageError(
+      `--older-than: ${age} is under one day, and rows that young still keep retried and re-enqueued ` +
+        'emails from being sent twice; add --force to delete them anyway',
+    );
+  }
+  const days = seconds / DAY_S;
+  const cutoff = new Date(Date.now() - seconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  const what = `ledger rows older than ${age} (created before ${cutoff} UTC)`;
+  return withLedger(config, async (ledger) => {
+    const counts = await ledger.countOlderThan(days);
+    const found = counts.reduce((sum, count) => sum + count.rows, 0);
+    const byStatus = counts.map((count) => `${count.rows} ${count.status}`).join(', ');
+    if (options.dryRun) {
+      process.stdout.write(`would delete ${found} ${what}${byStatus ? `: ${byStatus}` : ''}\n`);
+      return 0;
+    }
+    const deleted = await ledger.purge(days);
+    // The breakdown was counted just before the delete; rows crossing the cutoff in between change the total.
+    const detail = deleted === found && byStatus ? `: ${byStatus}` : '';
+    process.stdout.write(`deleted ${deleted} ${what}${detail}\n`);
+    return 0;
+  });
 }
 
 /**

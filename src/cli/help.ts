@@ -10,14 +10,40 @@ Commands:
                       (${QUEUE_NAMES.join(', ')})
   migrate             apply pending database migrations (safe to run from several replicas at once)
   deliveries          print recent rows of the delivery ledger
-  deliveries purge    delete ledger rows older than --older-than (default LEDGER_RETENTION_DAYS)
+  deliveries purge    delete ledger rows older than --older-than (default LEDGER_RETENTION_DAYS) and
+                      print what it deleted, by status
+  deliveries resolve KEY --sent | --resend
+                      a person's verdict on an unknown delivery: it arrived (a replay completes as a
+                      duplicate), or it did not (a replay sends it); recorded with --by NAME and the time
   seed-users          development only: add sample users to the embedded database
+  wait                wait until Redis and (when configured) PostgreSQL answer, up to --timeout SECONDS (60);
+                      the container's entrypoint runs it before the service
+  celery-bridge       turn Celery producers' messages (send_task, .delay) into jobs: CELERY_BROKER_URL
+                      (redis:// or amqp://), CELERY_QUEUES; results for AsyncResult.get() with
+                      CELERY_RESULT_BACKEND
+  stream-bridge       turn Redis Streams entries (INGEST_STREAMS) and pub/sub messages (INGEST_CHANNELS),
+                      { task, payload, idempotency_key? }, into jobs
 
 Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)
   --concurrency N     jobs at once per queue (default: WORKER_CONCURRENCY, 10)
   --name NAME         worker name shown in Redis (default: email-worker@<host>)
   --monitor           the monitor (Bull Board and task API); not available yet
+  --celery-bridge     run the Celery bridge in the same process as the workers
+
+Options for celery-bridge:
+  --name NAME         names its processing list and heartbeat (default: celery-bridge@<host>)
+  --queues LIST       Celery queues to consume (default: CELERY_QUEUES, email_notifications)
+  --batch-size N      messages bridged at once (default 500)
+
+Options for stream-bridge:
+  --stream NAME       a stream to read (repeatable or comma-separated; default: INGEST_STREAMS)
+  --channel NAME      a pub/sub channel (repeatable or comma-separated; default: INGEST_CHANNELS)
+  --group NAME        consumer group, created at the stream's end when missing (default email-workers)
+  --consumer NAME     consumer name in the group (default: stream-bridge@<host>)
+  --batch-size N      entries read at once (default 100)
+  --block-timeout MS  how long one read waits for entries (default 5000)
+  --claim-idle MS     take over entries pending this long on a dead consumer (default 30000)
 
 Options for deliveries:
   --to ADDRESS        only this recipient
@@ -26,7 +52,11 @@ Options for deliveries:
   --since DURATION    only rows newer than this, e.g. 30m, 1h, 7d
   --limit N           at most N rows (default 50)
   --json              one JSON object per line instead of a table
-  --older-than DUR    with purge: the age to delete from, e.g. 90d
+  --older-than AGE    with purge: the age to delete from, with its unit: 90d, 12h (a bare number is
+                      refused); under one day needs --force
+  --dry-run           with purge: print what would be deleted, by status, and delete nothing
+  --force             with purge: allow an --older-than under one day
+  --sent, --resend    with resolve: the verdict; --by NAME says who (default: the user)
 
   -h, --help          show this help
 
@@ -38,7 +68,12 @@ Examples:
   start-workers --queues auth_emails --concurrency 20
   start-workers migrate
   start-workers deliveries --to ada@example.com --since 1d
+  start-workers deliveries purge --older-than 90d --dry-run
   start-workers deliveries purge --older-than 90d
+  start-workers deliveries resolve 'send_booking_confirmation~booking%3A42' --resend --by ada
+  CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// start-workers celery-bridge
+  start-workers --celery-bridge                   workers and the Celery bridge in one process
+  start-workers stream-bridge --stream email-requests --consumer bridge-1
   SMTP_HOST=smtp.example.com FROM_ADDRESS=no-reply@example.com NODE_ENV=production start-workers
 `;
 

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
+import { positiveInteger } from './positive-integer.js';
 import { UsageError } from './usage-error.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -13,6 +14,7 @@ export async function run(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       name: { type: 'string' },
       monitor: { type: 'boolean', default: false },
+      'celery-bridge': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -21,13 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const queues = parseQueues(values.queues);
-  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
-  if (
-    concurrency !== undefined &&
-    (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000)
-  ) {
-    throw new UsageError(`--concurrency: expected an integer from 1 to 1000, got "${values.concurrency}"`);
-  }
+  const concurrency = positiveInteger('--concurrency', values.concurrency, 1000);
 
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
@@ -72,7 +68,19 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  // Beside the workers, in the same process: the Celery producers' messages become jobs here too.
+  let bridge;
+  try {
+    bridge = values['celery-bridge']
+      ? await (await import('../bridges/celery-bridge.js')).startCeleryBridge(config, logger)
+      : undefined;
+  } catch (error) {
+    await running.close();
+    throw error;
+  }
   await stoppedOnce;
+  // The bridge first: it stops feeding the queues before the workers drain them.
+  await bridge?.close();
   await running.close();
   logger.info('stopped');
   logger.flush();

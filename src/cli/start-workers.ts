@@ -14,6 +14,9 @@ const COMMANDS: Record<string, Command> = {
   migrate: () => import('./migrate.js'),
   deliveries: () => import('./deliveries.js'),
   'seed-users': () => import('./seed-users.js'),
+  wait: () => import('./wait.js'),
+  'celery-bridge': () => import('./celery-bridge.js'),
+  'stream-bridge': () => import('./stream-bridge.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

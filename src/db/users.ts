@@ -4,7 +4,8 @@
  */
 import type { Config } from '../config.js';
 import type { Recipient } from '../email-types.js';
-import { RecipientLookupError, RecipientNotFoundError } from '../errors.js';
+import { InvalidRecipientError, RecipientLookupError, RecipientNotFoundError } from '../errors.js';
+import { bareMailbox } from '../mailbox.js';
 import { classifyPgError, toDatabaseError } from './pg-errors.js';
 import type { Pool } from './pool.js';
 
@@ -52,7 +53,10 @@ export function createUserDirectory(pool: Pool, users: UsersTable): UserDirector
       }
       const row = rows[0];
       if (!row?.email) throw new RecipientNotFoundError(userId);
-      return { email: row.email, name: row.name ?? undefined };
+      // The platform's table is not ours to trust: a value holding two addresses would send one email to both.
+      const email = bareMailbox(row.email);
+      if (!email) throw new InvalidRecipientError(userId);
+      return { email, name: row.name ?? undefined };
     },
     async check() {
       await pool.query(`SELECT * FROM (${text}) AS probe WHERE false`, [null]);

@@ -4,7 +4,6 @@
  * migrations verified (or applied), and the users table. Redis and PostgreSQL that do not answer yet are waited
  * for, with a line every 5 s, rather than started without: no job is taken before the ledger is known to work.
  */
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { createLedger, type Ledger } from '../db/ledger/index.js';
 import { migrate, pendingMigrations } from '../db/migrate.js';
@@ -18,12 +17,12 @@ import { loadTemplates, type Templates } from '../mail/templates.js';
 import { createMailer, type Mailer } from '../mail/transport.js';
 import { tasks, TASK_NAMES } from '../tasks/registry.js';
 import { renderSample } from '../tasks/render-sample.js';
-import { createRedis } from './connection.js';
+import { createRedis, dataNodes, describeRedis, type RedisConnection } from './connection.js';
 import type { Services } from './process-job.js';
 
 export interface WorkerContext {
   templates: Templates;
-  redis: Redis;
+  redis: RedisConnection;
   mailer: Mailer;
   outbox: Outbox | undefined;
   database: Database | undefined;
@@ -53,12 +52,12 @@ export async function buildContext(
   const templates = await prepareTemplates(config);
   logger.info({ templates: templates.names.length }, 'templates compiled');
 
-  const redis = createRedis(config.redis.url, 'worker', (error) =>
+  const redis = createRedis(config.redis, 'worker', (error) =>
     logger.debug({ err: error.message }, 'redis connection error'),
   );
   // quit() waits for Redis, which may be gone: a closed process does not wait for it.
   closers.push(() => redis.disconnect());
-  await waitUntilAnswering(`Redis at ${redactUrl(config.redis.url)}`, () => redis.ping(), logger, signal);
+  await waitUntilAnswering(`Redis at ${describeRedis(config.redis)}`, () => redis.ping(), logger, signal);
   await refuseEvictingRedis(redis, config);
 
   const { mailer, outbox } = await prepareMailer(config, logger);
@@ -155,15 +154,19 @@ async function prepareTemplates(config: Config): Promise<Templates> {
   return templates;
 }
 
-async function refuseEvictingRedis(redis: Redis, config: Config): Promise<void> {
+async function refuseEvictingRedis(redis: RedisConnection, config: Config): Promise<void> {
   if (config.env !== 'production') return;
-  // BullMQ only warns; an evicting Redis silently loses jobs.
-  const info = await redis.info('memory');
-  const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
-  if (policy && policy !== 'noeviction') {
-    throw new StartupError(
-      `Redis maxmemory-policy is ${policy}: set it to noeviction, or jobs can be evicted`,
-    );
+  // BullMQ only warns; an evicting Redis silently loses jobs. In a Cluster each master decides for its slots.
+  const nodes = dataNodes(redis);
+  for (const node of nodes) {
+    const info = await node.info('memory');
+    const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+    if (policy && policy !== 'noeviction') {
+      const where = nodes.length > 1 ? ` on ${node.options.host}:${node.options.port}` : '';
+      throw new StartupError(
+        `Redis maxmemory-policy is ${policy}${where}: set it to noeviction, or jobs can be evicted`,
+      );
+    }
   }
 }
 

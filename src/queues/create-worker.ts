@@ -4,11 +4,11 @@
  * seconds, and a few crashes allowed per job (MAX_STALLED_COUNT), so a few deploys in a row dead-letter nothing.
  */
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { maskEmailsIn, type Logger } from '../logger.js';
+import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
 import type { QueueName } from '../tasks/define-task.js';
-import { recipientHint, type Processor } from './process-job.js';
+import { queuePrefix, type RedisConnection } from './connection.js';
+import type { Processor } from './process-job.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -17,7 +17,7 @@ export interface WorkerSettings {
 
 export function createWorker(
   queueName: QueueName,
-  redis: Redis,
+  redis: RedisConnection,
   processor: Processor,
   config: Config,
   settings: WorkerSettings,
@@ -26,7 +26,7 @@ export function createWorker(
   const worker = new Worker(queueName, processor, {
     // BullMQ duplicates this connection for its blocking reads; the commands share it.
     connection: redis,
-    prefix: config.redis.prefix,
+    prefix: queuePrefix(config.redis, queueName),
     concurrency: settings.concurrency,
     name: settings.name,
     lockDuration: config.worker.lockDurationMs,
@@ -44,8 +44,8 @@ export function createWorker(
     // Every failure that reaches BullMQ is final (retries are delayed jobs): this job is a dead letter now.
     logger.fatal(
       {
-        jobId: job.id,
-        task: job.name,
+        jobId: job.id && maskEmailsIn(job.id),
+        task: maskEmailsIn(job.name),
         queue: queueName,
         to: recipientHint((job.data ?? {}) as Record<string, unknown>),
         runs: job.attemptsStarted,

@@ -2,15 +2,15 @@
  * What `health_check` returns: the old service's shape, with one entry per component. Each probe is bounded,
  * so a hung component reports unhealthy instead of hanging the job.
  */
-import type { Redis } from 'ioredis';
 import type { Pool } from '../db/pool.js';
 import type { Templates } from '../mail/templates.js';
 import type { Mailer } from '../mail/transport.js';
 import type { ComponentStatus, HealthReport } from '../tasks/define-task.js';
 import type { Breakers } from './breakers.js';
+import type { RedisConnection } from './connection.js';
 
 export interface HealthTargets {
-  redis: Redis;
+  redis: RedisConnection;
   mailer: Mailer;
   pool: Pool | undefined;
   templates: Templates;

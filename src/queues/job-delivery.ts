@@ -7,7 +7,7 @@
  */
 import type { Job } from 'bullmq';
 import { DeliveryBlockedError, DeliveryInProgressError, UncertainDeliveryError } from '../errors.js';
-import { maskEmailsIn, type Logger } from '../logger.js';
+import { deliveryRef, keyRef, maskEmailsIn, type Logger } from '../logger.js';
 import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/ledger/index.js';
 import type { SentRecord } from '../email-types.js';
 import type { Claim } from '../tasks/define-task.js';
@@ -49,9 +49,9 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
       case 'sent':
         return result;
       case 'unknown':
-        throw new UncertainDeliveryError(row.key);
+        throw new UncertainDeliveryError(deliveryRef(row.key, row.jobId));
       case 'blocked':
-        throw new DeliveryBlockedError(row.key, result.state);
+        throw new DeliveryBlockedError(deliveryRef(row.key, row.jobId), result.state);
     }
     const { owner, leaseLeftMs } = result;
     const alive =
@@ -61,7 +61,7 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
     if (alive || (leaseLeftMs > 0 && owner.token === null)) {
       // The holder usually finishes within a second: look again soon, not after its whole lease.
       throw new DeliveryInProgressError(
-        row.key,
+        deliveryRef(row.key, row.jobId),
         Math.min(leaseLeftMs, Math.max(250, deps.lockDurationMs / 10)),
       );
     }
@@ -73,17 +73,17 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
         holding = true;
         if (!neverSent)
           log.warn(
-            { key: row.key },
+            { key: keyRef(row.key) },
             'delivery uncertain: an earlier attempt died while sending; sending again',
           );
         return { status: 'claimed' };
       }
       // The row changed in between (another run took it, or it was recorded): look again, a few times at most.
       if (tries < 3) return claim(recipient, tries + 1);
-      throw new DeliveryInProgressError(row.key, deps.lockDurationMs);
+      throw new DeliveryInProgressError(deliveryRef(row.key, row.jobId), deps.lockDurationMs);
     }
     await ledger.markUnknown(row.key, owner.token);
-    throw new UncertainDeliveryError(row.key);
+    throw new UncertainDeliveryError(deliveryRef(row.key, row.jobId));
   };
 
   return {
@@ -97,7 +97,7 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
       try {
         if (!(await ledger.markSent(row.key, token, sent))) {
           log.warn(
-            { key: row.key },
+            { key: keyRef(row.key) },
             'sent, but another attempt holds the ledger row now: not recorded by this one',
           );
         }

@@ -40,7 +40,7 @@ export async function settle(
 ): Promise<never> {
   if (failure instanceof PermanentError) return fail(job, failure, jobState, outcome);
   if (failure instanceof DeliveryInProgressError) {
-    const reason = 'another attempt is sending this email';
+    const reason = maskEmailsIn(failure.message);
     return later(job, token, { reason, delayMs: failure.retryAfterMs, charged: false }, outcome);
   }
   const dependency = failure instanceof TransientError ? failure.dependency : undefined;
@@ -110,7 +110,8 @@ export async function later(
   outcome: Outcome,
   failure?: Error,
 ): Promise<never> {
-  const { reason, delayMs, charged, attempt, dependency } = turn;
+  const { reason, charged, attempt, dependency } = turn;
+  const delayMs = Math.max(0, Math.round(turn.delayMs));
   outcome('warn', {
     outcome: 'retry',
     retryInMs: delayMs,

@@ -5,7 +5,7 @@
  * rerun after a crash — so it cannot be the attempt budget.
  */
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection.js';
 
 const FAILURES = 'ew:failures';
 const OUTAGE_SINCE = 'ew:outageSince';
@@ -29,8 +29,9 @@ export interface JobState {
   isUnsent(job: Job, token: string): Promise<boolean>;
 }
 
-export function createJobState(redis: Redis, prefix: string): JobState {
-  const key = (job: Job) => `${prefix}:${job.queueName}:${job.id}`;
+/** `prefixOf(queue)`: the queue's key prefix (per queue in a Cluster, where each queue has its own hash tag). */
+export function createJobState(redis: RedisConnection, prefixOf: (queue: string) => string): JobState {
+  const key = (job: Job) => `${prefixOf(job.queueName)}:${job.queueName}:${job.id}`;
   return {
     async charge(job) {
       return Number(await redis.eval(IF_EXISTS_CHARGE, 1, key(job), FAILURES, OUTAGE_SINCE)) || 1;
@@ -52,7 +53,7 @@ export function createJobState(redis: Redis, prefix: string): JobState {
 }
 
 /** The token of the run that holds a job's lock right now, or null when nobody does. */
-export function lockHolder(redis: Redis, prefix: string) {
+export function lockHolder(redis: RedisConnection, prefixOf: (queue: string) => string) {
   return (queue: string, jobId: string): Promise<string | null> =>
-    redis.get(`${prefix}:${queue}:${jobId}:lock`);
+    redis.get(`${prefixOf(queue)}:${queue}:${jobId}:lock`);
 }

@@ -3,10 +3,10 @@
  * the monitor, the bridges): same prefix, same events-stream cap, an error listener on each.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { QueueName } from '../tasks/define-task.js';
+import { queuePrefix, type RedisConnection } from './connection.js';
 
 const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|Connection is closed/;
 
@@ -18,7 +18,7 @@ export interface QueueHandles {
 
 export function openQueues(
   names: readonly QueueName[],
-  redis: Redis,
+  redis: RedisConnection,
   config: Pick<Config, 'redis' | 'retention'>,
   logger: Logger,
 ): QueueHandles {
@@ -27,7 +27,7 @@ export function openQueues(
     // A Queue records the events-stream cap in the queue's meta, which the workers' scripts read.
     const queue = new Queue(name, {
       connection: redis,
-      prefix: config.redis.prefix,
+      prefix: queuePrefix(config.redis, name),
       streams: { events: { maxLen: config.retention.eventsMaxLen } },
     });
     // A lost connection is reported once, by the Redis breaker; a queue's own errors are worth more.

@@ -20,7 +20,7 @@ import {
   UnknownTaskError,
   type Dependency,
 } from '../errors.js';
-import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
+import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
 import { parsePayload } from '../tasks/parse-payload.js';
@@ -102,12 +102,13 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     // Read before validation, so bounded here: a producer's oversized id must not land in every log line.
     const correlationId =
       typeof data.correlation_id === 'string' ? data.correlation_id.slice(0, 200) : undefined;
+    // Ids, names and correlation ids are the producer's text: an address in them is masked like any other.
     const log = logger.child({
-      jobId: job.id,
-      task: job.name,
+      jobId: job.id && maskEmailsIn(job.id),
+      task: maskEmailsIn(job.name),
       queue: job.queueName,
       run: job.attemptsStarted,
-      correlationId,
+      correlationId: correlationId && maskEmailsIn(correlationId),
     });
     const outcome: Outcome = (level, fields) =>
       log[level]({ durationMs: Math.round(performance.now() - started), to: recipientHint(data), ...fields });
@@ -340,12 +341,6 @@ function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number, transmitG
 }
 
 /** The masked address, or the user id: enough to find the job again, never the address itself. */
-export function recipientHint(data: Record<string, unknown>): string | undefined {
-  if (typeof data.email === 'string') return maskEmail(data.email);
-  if (typeof data.user_id === 'string' || typeof data.user_id === 'number') return `user:${data.user_id}`;
-  return undefined;
-}
-
 function smtpReply(result: unknown): Record<string, unknown> {
   const r = result as { message_id?: string; smtp_response?: string } | undefined;
   return r?.message_id ? { messageId: r.message_id, smtpResponse: r.smtp_response } : {};

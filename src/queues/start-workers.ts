@@ -12,6 +12,7 @@ import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 import { buildContext, type Closers } from './build-context.js';
 import { createBreakers, type Breakers } from './breakers.js';
 import { crashHook } from './crash-points.js';
+import { queuePrefix } from './connection.js';
 import { createWorker } from './create-worker.js';
 import { checkHealth } from './health.js';
 import { createJobState, lockHolder } from './job-state.js';
@@ -98,6 +99,7 @@ export async function startWorkers(
     redis.on('close', () => closing || breakers.failure('redis', new Error('connection to Redis lost')));
     redis.on('ready', () => breakers.success('redis'));
 
+    const prefixOf = (queue: string) => queuePrefix(config.redis, queue);
     const processor = createProcessor({
       config,
       logger,
@@ -112,8 +114,8 @@ export async function startWorkers(
       },
       ledger,
       breakers,
-      jobState: createJobState(redis, config.redis.prefix),
-      lockHolder: lockHolder(redis, config.redis.prefix),
+      jobState: createJobState(redis, prefixOf),
+      lockHolder: lockHolder(redis, prefixOf),
       crashAt: crashHook(config.chaosCrashPoint),
       dependenciesOf: (queue) => dependenciesOf(queue, config),
     });

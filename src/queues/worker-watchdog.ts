@@ -5,8 +5,8 @@
  * progress rather than by connection internals.
  */
 import type { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { RedisConnection } from './connection.js';
 
 /** One queue's worker and what it did since the last check; kept up to date by the processor wrapper. */
 export interface WorkerSlot {
@@ -20,7 +20,7 @@ export interface WorkerSlot {
 export function watchWorkers(
   slots: readonly WorkerSlot[],
   recreate: (slot: WorkerSlot) => Promise<void>,
-  redis: Redis,
+  redis: RedisConnection,
   logger: Logger,
   intervalMs: number,
 ): () => void {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTask } from './define-task.js';
-import { addressed } from './schemas.js';
+import { addressed, integer } from './schemas.js';
 import { sendTemplatedEmail } from './send-templated-email.js';
 
 export default defineTask({
@@ -12,7 +12,7 @@ export default defineTask({
       .union([z.string().trim(), z.number().int().nonnegative()])
       .transform((v) => String(v))
       .pipe(z.string().regex(/^\d{4,10}$/, 'expected 4 to 10 digits')),
-    expires_in_minutes: z.coerce.number().int().min(1).max(1440).default(10),
+    expires_in_minutes: integer(1, 1440).prefault(10),
   }),
   priority: 1,
   expiresAt: (payload, enqueuedAt) => new Date(enqueuedAt.getTime() + payload.expires_in_minutes * 60_000),

@@ -7,11 +7,14 @@ export default defineTask({
   name: 'send_waitlist_cancellation',
   queue: 'waitlist_emails',
   schema: byUserId.extend({
-    waitlist_data: z.object({
-      event_name: shortText.default('Event'),
-      cancellation_date: dateText.default(today),
-      rejoin_url: httpUrl.optional(),
-    }),
+    waitlist_data: z
+      .object({
+        event_name: shortText.default('Event'),
+        cancellation_date: dateText.default(today),
+        rejoin_url: httpUrl.optional(),
+      })
+      // Python's `None` (like an absent object) means every default, as in the old service.
+      .prefault({}),
   }),
   handle: sendTemplatedEmail({
     template: 'send_waitlist_cancellation',

@@ -7,11 +7,14 @@ export default defineTask({
   name: 'send_waitlist_joined',
   queue: 'waitlist_emails',
   schema: byUserId.extend({
-    waitlist_data: z.object({
-      event_name: shortText.default('Event'),
-      position: count.default(1),
-      joined_date: dateText.default(today),
-    }),
+    waitlist_data: z
+      .object({
+        event_name: shortText.default('Event'),
+        position: count.prefault(1),
+        joined_date: dateText.default(today),
+      })
+      // Python's `None` (like an absent object) means every default, as in the old service.
+      .prefault({}),
   }),
   handle: sendTemplatedEmail({
     template: 'send_waitlist_joined',

@@ -1,18 +1,21 @@
 import { z } from 'zod';
 import { defineTask } from './define-task.js';
-import { byUserId, count, httpUrl, shortText } from './schemas.js';
+import { byUserId, count, httpUrl, integer, shortText } from './schemas.js';
 import { sendTemplatedEmail } from './send-templated-email.js';
 
 export default defineTask({
   name: 'send_waitlist_notification',
   queue: 'waitlist_emails',
   schema: byUserId.extend({
-    waitlist_data: z.object({
-      event_name: shortText.default('Event'),
-      position: count.default(1),
-      expiry_minutes: z.coerce.number().int().min(1).max(10_080).default(30),
-      claim_url: httpUrl.optional(),
-    }),
+    waitlist_data: z
+      .object({
+        event_name: shortText.default('Event'),
+        position: count.prefault(1),
+        expiry_minutes: integer(1, 10_080).prefault(30),
+        claim_url: httpUrl.optional(),
+      })
+      // Python's `None` (like an absent object) means every default, as in the old service.
+      .prefault({}),
   }),
   // An offer nobody can claim any more is worse than none.
   expiresAt: (payload, enqueuedAt) =>

@@ -3,7 +3,9 @@
  * sink received for it), and a job that ends in the failed set.
  */
 import { expect } from 'vitest';
-import type { Job } from 'bullmq';
+import { Job } from 'bullmq';
+import type { EmailClient } from '../../src/client.js';
+import { TASK_NAMES, tasks } from '../../src/tasks/registry.js';
 import type { ParsedMail } from 'mailparser';
 import type { QueueName } from '../../src/tasks/define-task.js';
 import type { SmtpSink } from './smtp-sink.js';
@@ -38,4 +40,23 @@ export async function failedJob(w: TestWorkers, job: Job, timeoutMs = 15_000): P
   const reloaded = await w.queue(queue).getJob(job.id!);
   expect(await reloaded?.getState()).toBe('failed');
   return reloaded!;
+}
+
+/**
+ * Enqueues every task's sample through the typed client (one idempotency key each, `<label>-<task>`), waits for
+ * each job to finish and returns the results, in TASK_NAMES order (health_check last).
+ */
+export async function deliverEveryTask(client: EmailClient, w: TestWorkers, label: string) {
+  const ids = await Promise.all(
+    TASK_NAMES.map((name) =>
+      client.enqueue(name, tasks[name].sample as never, { idempotencyKey: `${label}-${name}` }),
+    ),
+  );
+  return Promise.all(
+    TASK_NAMES.map(async (name, i) => {
+      const queue = tasks[name].queue;
+      const job = await Job.fromId(w.queue(queue), ids[i]!);
+      return job!.waitUntilFinished(await w.events(queue), 20_000);
+    }),
+  );
 }

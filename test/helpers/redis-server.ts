@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { answersPing } from './redis-nodes.js';
 import { closedPort } from './smtp-sink.js';
 import { waitFor } from './wait.js';
 
@@ -47,7 +48,7 @@ export async function startOwnRedis(options: OwnRedisOptions = {}): Promise<OwnR
           stdio: 'ignore',
         },
       );
-      await waitFor(() => pingOnce(own.url), { what: `redis-server on port ${port}`, timeoutMs: 20_000 });
+      await waitFor(() => answersPing(own.url), { what: `redis-server on port ${port}`, timeoutMs: 20_000 });
     },
     async stop() {
       if (exited()) return;
@@ -68,17 +69,4 @@ export async function startOwnRedis(options: OwnRedisOptions = {}): Promise<OwnR
   };
   await own.start();
   return own;
-}
-
-async function pingOnce(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
 }

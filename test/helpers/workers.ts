@@ -1,11 +1,13 @@
 /**
  * Runs the real workers in the test process against the real Redis, PostgreSQL and an SMTP sink, on this
- * file's own queue prefix; `stop()` closes them and removes the prefix's keys.
+ * file's own queue prefix; `stop()` closes them and removes the prefix's keys. The test's producers and event
+ * listeners reach Redis the way the workers do (one server, Sentinel or Cluster, from the same variables).
  */
 import { Writable } from 'node:stream';
 import { Queue, QueueEvents } from 'bullmq';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { createRedis, queuePrefix, type RedisConnection } from '../../src/queues/connection.js';
 import { startWorkers, type RunningWorkers, type WorkerOptions } from '../../src/queues/start-workers.js';
 import type { QueueName } from '../../src/tasks/define-task.js';
 import { TEST_DATABASE_URL } from './postgres.js';
@@ -71,6 +73,13 @@ export async function startTestWorkers(
   const running = await startWorkers(config, logger, options);
   const queues = new Map<QueueName, Queue>();
   const events = new Map<QueueName, QueueEvents>();
+  const connections: RedisConnection[] = [];
+  const connect = () => {
+    const redis = createRedis(config.redis, 'worker', () => undefined);
+    connections.push(redis);
+    return redis;
+  };
+  let producer: RedisConnection | undefined;
   return {
     config,
     prefix,
@@ -79,7 +88,12 @@ export async function startTestWorkers(
     queue(name) {
       let queue = queues.get(name);
       if (!queue) {
-        queue = new Queue(name, { connection: { url: config.redis.url }, prefix });
+        queue = new Queue(name, {
+          connection: (producer ??= connect()),
+          prefix: queuePrefix(config.redis, name),
+        });
+        // A test that stops Redis expects connection errors; the one it waits on fails the test by itself.
+        queue.on('error', () => undefined);
         queues.set(name, queue);
       }
       return queue;
@@ -87,7 +101,12 @@ export async function startTestWorkers(
     async events(name) {
       let queueEvents = events.get(name);
       if (!queueEvents) {
-        queueEvents = new QueueEvents(name, { connection: { url: config.redis.url }, prefix });
+        // Its blocking reads need a connection of its own.
+        queueEvents = new QueueEvents(name, {
+          connection: connect(),
+          prefix: queuePrefix(config.redis, name),
+        });
+        queueEvents.on('error', () => undefined);
         events.set(name, queueEvents);
         await queueEvents.waitUntilReady();
       }
@@ -97,7 +116,9 @@ export async function startTestWorkers(
       await running.close();
       await Promise.all([...queues.values()].map((queue) => queue.close()));
       await Promise.all([...events.values()].map((queueEvents) => queueEvents.close()));
-      await removePrefix(prefix, config.redis.url);
+      for (const redis of connections) redis.disconnect();
+      // A Cluster or Sentinel set of a test's own goes away whole; the shared Redis keeps nothing of ours.
+      if (config.redis.mode === 'standalone') await removePrefix(prefix, config.redis.url);
     },
   };
 }

@@ -34,6 +34,12 @@ describe('start-workers --help', () => {
     }
   });
 
+  it('lists the bridge commands and their flags', () => {
+    for (const word of ['celery-bridge', 'stream-bridge', '--celery-bridge', '--stream', '--block-timeout']) {
+      expect(help.stdout()).toContain(word);
+    }
+  });
+
   it('lists the environment variables', () => {
     for (const variable of ['REDIS_URL', 'SMTP_HOST', 'MAX_RETRIES', 'DATABASE_URL', 'EVENTS_MAX_LEN']) {
       expect(help.stdout()).toMatch(new RegExp(`\\b${variable}\\b`));

@@ -2,7 +2,7 @@
  * With no database configured, `start-workers` starts an embedded PostgreSQL, migrates it and delivers a
  * user_id task for a user that `start-workers seed-users` added.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -21,6 +21,8 @@ const prefix = uniquePrefix('embedded');
 beforeAll(async () => {
   smtp = await startSmtpSink();
   dataDir = mkdtempSync(join(tmpdir(), 'embedded-pg-'));
+  // Reachable by the postgres user (mkdtemp makes it 0700), so the data stays in it and goes with it.
+  chmodSync(dataDir, 0o755);
   env = {
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: prefix,

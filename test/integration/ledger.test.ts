@@ -302,17 +302,63 @@ describe('start-workers deliveries', () => {
     expect(list.stderr()).toMatch(/--status: expected one of sending, sent, failed/);
   });
 
-  it('purges rows older than --older-than and keeps the rest', async () => {
-    await db.pool.query(
+  /** Ledger rows with these keys and statuses, created `age` ago. */
+  const oldRows = (age: string, rowsByKey: Record<string, string>) =>
+    db.pool.query(
       `INSERT INTO ${db.schema}.email_deliveries (idempotency_key, job_id, queue, task, status, created_at)
-       VALUES ('old-row', 'j', 'q', 'send_welcome_email', 'sent', now() - interval '100 days')`,
+       SELECT k, 'j', 'q', 'send_welcome_email', s, now() - $3::interval
+         FROM unnest($1::text[], $2::text[]) AS x(k, s)`,
+      [Object.keys(rowsByKey), Object.values(rowsByKey), age],
     );
+  const keysLeft = async (keys: string[]) =>
+    (await rows('idempotency_key = ANY($1) ORDER BY idempotency_key', [keys])).map((r) => r.idempotency_key);
+
+  it('purges rows older than --older-than, keeps the rest and prints what it deleted by status', async () => {
+    await oldRows('100 days', { 'purge-a': 'sent', 'purge-b': 'sent', 'purge-c': 'failed' });
+    await oldRows('80 days', { 'purge-young': 'sent' });
     const before = (await rows('true', [])).length;
     const purge = spawnCli(['deliveries', 'purge', '--older-than', '90d'], cliEnv());
     expect(await purge.exited, purge.stderr()).toBe(0);
-    expect(purge.stdout()).toMatch(/deleted 1 ledger rows older than 90 days/);
-    expect(await rows('idempotency_key = $1', ['old-row'])).toEqual([]);
-    expect((await rows('true', [])).length).toBe(before - 1);
+    expect(purge.stdout()).toMatch(
+      /^deleted 3 ledger rows older than 90d \(created before \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\): 2 sent, 1 failed\n$/,
+    );
+    expect(await keysLeft(['purge-a', 'purge-b', 'purge-c', 'purge-young'])).toEqual(['purge-young']);
+    expect((await rows('true', [])).length).toBe(before - 3);
+    await db.pool.query(`DELETE FROM ${db.schema}.email_deliveries WHERE idempotency_key = 'purge-young'`);
+  });
+
+  it('refuses an --older-than without a unit and deletes nothing', async () => {
+    // A bare 90 once meant 90 seconds: it emptied the ledger, and keys it held were then sent twice.
+    await oldRows('10 minutes', { 'bare-number': 'sent' });
+    const purge = spawnCli(['deliveries', 'purge', '--older-than', '90'], cliEnv());
+    expect(await purge.exited).toBe(1);
+    expect(purge.stderr()).toMatch(/--older-than: "90" has no unit; write 90d for days/);
+    expect(await keysLeft(['bare-number'])).toEqual(['bare-number']);
+  });
+
+  it('refuses an --older-than under one day without --force, and deletes with it', async () => {
+    await oldRows('2 hours', { 'under-a-day': 'sent' });
+    const refused = spawnCli(['deliveries', 'purge', '--older-than', '1h'], cliEnv());
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr()).toMatch(/--older-than: 1h is under one day.*add --force/);
+    expect(await keysLeft(['under-a-day'])).toEqual(['under-a-day']);
+
+    const forced = spawnCli(['deliveries', 'purge', '--older-than', '1h', '--force'], cliEnv());
+    expect(await forced.exited, forced.stderr()).toBe(0);
+    expect(forced.stdout()).toMatch(/^deleted 1 ledger rows older than 1h .*: 1 sent\n$/);
+    expect(await keysLeft(['under-a-day'])).toEqual([]);
+  });
+
+  it('prints what --dry-run would delete, by status, and deletes nothing', async () => {
+    await oldRows('200 days', { 'dry-a': 'failed', 'dry-b': 'unknown', 'dry-c': 'failed' });
+    try {
+      const dry = spawnCli(['deliveries', 'purge', '--older-than', '150d', '--dry-run'], cliEnv());
+      expect(await dry.exited, dry.stderr()).toBe(0);
+      expect(dry.stdout()).toMatch(/^would delete 3 ledger rows older than 150d .*: 2 failed, 1 unknown\n$/);
+      expect(await keysLeft(['dry-a', 'dry-b', 'dry-c'])).toEqual(['dry-a', 'dry-b', 'dry-c']);
+    } finally {
+      await db.pool.query(`DELETE FROM ${db.schema}.email_deliveries WHERE idempotency_key LIKE 'dry-%'`);
+    }
   });
 });
 

@@ -12,6 +12,15 @@ import { startTestWorkers, type TestWorkers, smtpEnv } from '../helpers/workers.
 
 const UUID_USER = randomUUID();
 
+/** Values a users table may hold that are not one bare mailbox, each able to reach a second recipient. */
+const UNSAFE_ADDRESSES: Record<number, string> = {
+  7: 'member7@example.com, outsider@elsewhere.example',
+  8: 'grp: member8@example.com, outsider@elsewhere.example;',
+  9: 'Member Nine <member9@example.com>',
+  10: 'member10@example.com\r\nBcc: outsider@elsewhere.example',
+  11: 'member11@example.com (outsider@elsewhere.example)',
+};
+
 let smtp: SmtpSink;
 let db: TestSchema;
 let uuidDb: TestSchema;
@@ -35,6 +44,7 @@ beforeAll(async () => {
   await uuidDb.addUser({ id: UUID_USER, email: 'uuid@example.com' });
   await db.addUser({ id: 1, email: 'grace@example.com', full_name: 'Grace Hopper' });
   await db.addUser({ id: 2, email: 'inactive@example.com', is_active: false });
+  for (const [id, email] of Object.entries(UNSAFE_ADDRESSES)) await db.addUser({ id: Number(id), email });
   await db.pool.query(
     `CREATE TABLE ${db.schema}.contacts (id integer PRIMARY KEY, contact_email text, is_active boolean)`,
   );
@@ -102,6 +112,26 @@ describe('a user_id task', () => {
   it('is sent to the address in USERS_EMAIL_COLUMN of USERS_TABLE', async () => {
     const { mail } = await deliver(contacts, smtp, 'booking_emails', 'send_booking_confirmation', booking(3));
     expect(recipientOf(mail)).toBe('contact@example.com');
+  });
+});
+
+describe('an address in the users table that is not one bare mailbox', () => {
+  it.each(Object.entries(UNSAFE_ADDRESSES))('fails user %s at once without sending (%j)', async (id) => {
+    const before = smtp.messages.length;
+    const job = await named.queue('booking_emails').add('send_booking_confirmation', booking(Number(id)));
+    const dead = await failedJob(named, job);
+    expect(dead.failedReason).toBe(`user ${id} has no valid email address`);
+    expect(dead.attemptsStarted).toBe(1);
+    expect(smtp.messages.length).toBe(before);
+    expect(smtp.messages.flatMap((m) => (m.to && 'value' in m.to ? m.to.value : []))).not.toContainEqual(
+      expect.objectContaining({ address: 'outsider@elsewhere.example' }),
+    );
+  });
+
+  it('is sent to an address with spaces around it, trimmed', async () => {
+    await db.addUser({ id: 12, email: '  padded@example.com ' });
+    const { mail } = await deliver(named, smtp, 'booking_emails', 'send_booking_confirmation', booking(12));
+    expect(recipientOf(mail)).toBe('padded@example.com');
   });
 });
 

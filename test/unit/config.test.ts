@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { loadClientConfig, loadConfig, parseDurationSeconds } from '../../src/config.js';
+import { loadBridgeConfig, loadClientConfig, loadConfig, parseDurationSeconds } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
 type Env = Record<string, string | undefined>;
@@ -245,13 +245,14 @@ describe('USERS_ACTIVE_COLUMN', () => {
 });
 
 describe('loadClientConfig', () => {
-  it('builds the Redis URL from the same variables as the workers', () => {
+  it('builds the Redis target from the same variables as the workers', () => {
     const env = { REDIS_HOST: 'cache.internal', REDIS_PASSWORD: 'p@ss', QUEUE_PREFIX: 'emails' };
-    expect(loadClientConfig(env)).toEqual({ redisUrl: loadConfig(env).redis.url, prefix: 'emails' });
+    expect(loadClientConfig(env)).toEqual({ redis: loadConfig(env).redis });
+    expect(loadClientConfig(env).redis.prefix).toBe('emails');
   });
 
   it('does not fail in production without SMTP_HOST', () => {
-    expect(loadClientConfig({ NODE_ENV: 'production' }).redisUrl).toBe('redis://127.0.0.1:6379/0');
+    expect(loadClientConfig({ NODE_ENV: 'production' }).redis.url).toBe('redis://127.0.0.1:6379/0');
   });
 
   it('ignores bad values of variables only the workers read', () => {
@@ -260,5 +261,41 @@ describe('loadClientConfig', () => {
 
   it('refuses a bad Redis variable', () => {
     expect(() => loadClientConfig({ REDIS_PORT: 'x' })).toThrow(ConfigError);
+  });
+});
+
+describe('the bridges’ variables', () => {
+  it('default to the service’s Redis, the queue email_notifications and results kept 1 hour', () => {
+    const { celery, ingest } = loadConfig({ NODE_ENV: 'test', REDIS_URL: 'redis://cache:6379/2' }).bridges;
+    expect(celery).toEqual({
+      brokerUrl: 'redis://cache:6379/2',
+      queues: ['email_notifications'],
+      resultBackend: undefined,
+      resultExpiresS: 3600,
+    });
+    expect(ingest).toEqual({ streams: [], channels: [] });
+  });
+
+  it('read an amqp:// broker (kombu’s pyamqp:// too) and comma-separated names', () => {
+    const { bridges } = loadConfig({
+      NODE_ENV: 'test',
+      CELERY_BROKER_URL: 'pyamqp://guest:guest@rabbit:5672//',
+      CELERY_QUEUES: 'a, b',
+      INGEST_STREAMS: 'emails',
+    });
+    expect(bridges.celery.brokerUrl).toBe('amqp://guest:guest@rabbit:5672//');
+    expect(bridges.celery.queues).toEqual(['a', 'b']);
+    expect(bridges.ingest.streams).toEqual(['emails']);
+  });
+
+  it('refuse another broker or result backend scheme, naming the variable', () => {
+    expect(() =>
+      loadConfig({ NODE_ENV: 'test', CELERY_BROKER_URL: 'sqs://x', CELERY_RESULT_BACKEND: 'rpc://' }),
+    ).toThrow(/CELERY_BROKER_URL: expected a URL[\s\S]*CELERY_RESULT_BACKEND: expected a URL/);
+  });
+
+  it('are all a bridge-only process needs: no SMTP or database in production', () => {
+    const config = loadBridgeConfig({ NODE_ENV: 'production', CELERY_RESULT_BACKEND: 'redis://r:6379/1' });
+    expect(config.bridges.celery.resultBackend).toBe('redis://r:6379/1');
   });
 });

@@ -75,3 +75,20 @@ describe('importing src/workers.ts in a fresh process', () => {
     expect(loaded.packages.has('juice')).toBe(false);
   });
 });
+
+describe('the bridges', () => {
+  it('are reached by no entry point other than their commands', () => {
+    for (const entry of ['src/index.ts', 'src/workers.ts', 'src/queues/start-workers.ts']) {
+      expect([...staticImportGraph(entry).files].filter((file) => file.startsWith('src/bridges/'))).toEqual(
+        [],
+      );
+    }
+  });
+
+  it('load neither the delivery stack nor, for a Redis broker, the AMQP client', () => {
+    const loaded = loadedModules('src/bridges/celery-bridge.ts');
+    expect(deliveryPackagesIn(loaded)).toEqual([]);
+    expect(deliveryFilesIn(loaded)).toEqual([]);
+    expect(loaded.packages.has('amqplib')).toBe(false);
+  });
+});

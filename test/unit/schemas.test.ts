@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { jsonSchemaFiles } from '../../src/tasks/json-schema.js';
+import { dropNulls } from '../../src/tasks/parse-payload.js';
 import { TASK_NAMES, tasks, type TaskName } from '../../src/tasks/registry.js';
 
 const SCHEMAS_DIR = resolve(import.meta.dirname, '../../schemas');
@@ -186,6 +187,15 @@ describe('invalid payloads are refused, naming the field', () => {
     ]);
   });
 
+  it.each([
+    'ada@example.com, outsider@example.com',
+    'grp: ada@example.com, outsider@example.com;',
+    'grp:ada@example.com',
+    'Ada <ada@example.com>',
+  ])('email for %j, which is not one bare mailbox', (email) => {
+    expect(refusedFields('send_otp_verification_email', { ...otp, email })).toEqual(['email']);
+  });
+
   it('user_id for a negative id', () => {
     expect(refusedFields('send_booking_confirmation', { ...bookingConfirmation, user_id: -1 })).toEqual([
       'user_id',
@@ -220,8 +230,149 @@ describe('invalid payloads are refused, naming the field', () => {
     expect(refusedFields('send_booking_confirmation', payload)).toEqual(['booking_data.event_name']);
   });
 
-  it('the missing booking_data itself', () => {
-    expect(refusedFields('send_booking_confirmation', { user_id: 42 })).toEqual(['booking_data']);
+  it('the booking_data itself when it is not an object', () => {
+    expect(refusedFields('send_booking_confirmation', { user_id: 42, booking_data: 'BK-1' })).toEqual([
+      'booking_data',
+    ]);
+  });
+});
+
+describe('payloads shaped by Python', () => {
+  const booking = (booking_data: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    parse('send_booking_confirmation', { user_id: 42, booking_data, ...extra }) as {
+      user_id: string | number;
+      expires_at?: string;
+      booking_data: Record<string, unknown>;
+    };
+
+  it.each([
+    ['1E+2', 100],
+    ['1.5E-1', 0.15],
+    ['1e3', 1000],
+    ['0E-8', 0],
+    ['149.50', 149.5],
+  ])('reads the Decimal %j as %d', (text, value) => {
+    expect(booking({ total_price: text }).booking_data.total_price).toBe(value);
+  });
+
+  it('reads the Decimal "-0" as 0, not -0', () => {
+    expect(Object.is(booking({ total_price: '-0' }).booking_data.total_price, 0)).toBe(true);
+    const cancellation = parse('send_booking_cancellation', {
+      user_id: 42,
+      cancellation_data: { refund_amount: '-0' },
+    }) as { cancellation_data: { refund_amount: number } };
+    expect(Object.is(cancellation.cancellation_data.refund_amount, 0)).toBe(true);
+  });
+
+  it('reads a whole Decimal quantity such as "1E+1"', () => {
+    expect(booking({ quantity: '1E+1' }).booking_data.quantity).toBe(10);
+  });
+
+  it.each(['2026-05-01T18:00:00', '2026-05-01T18:00:00.123456'])(
+    'takes a naive expires_at (%s) as UTC',
+    (naive) => {
+      const { expires_at } = booking({}, { expires_at: naive });
+      expect(expires_at).toBe(`${naive}Z`);
+      expect(new Date(expires_at!).toISOString()).toBe(
+        `${naive.slice(0, 19)}${naive.length > 19 ? '.123' : '.000'}Z`,
+      );
+    },
+  );
+
+  it('keeps an expires_at with an offset as it is', () => {
+    expect(booking({}, { expires_at: '2026-05-01T18:00:00+02:00' }).expires_at).toBe(
+      '2026-05-01T18:00:00+02:00',
+    );
+  });
+
+  it.each(['2026-05-01T18:00:00', '2026-05-01T18:00:00.123456'])(
+    'accepts a naive date (%s) in booking_data',
+    (naive) => {
+      expect(booking({ booking_date: naive, event_date: naive }).booking_data).toMatchObject({
+        booking_date: naive,
+        event_date: naive,
+      });
+    },
+  );
+
+  it('accepts a user_id beyond 2^53 as a numeric string, exactly', () => {
+    expect(booking({}, { user_id: '9223372036854775807' }).user_id).toBe('9223372036854775807');
+  });
+
+  it('reads a zero-padded user_id "007" as user 7', () => {
+    expect(booking({}, { user_id: '007' }).user_id).toBe('7');
+  });
+
+  it('keeps the leading zeros of a UUID user_id', () => {
+    expect(booking({}, { user_id: '0054b59f-85d7-48c3-82f6-d9c08fd30ddf' }).user_id).toBe(
+      '0054b59f-85d7-48c3-82f6-d9c08fd30ddf',
+    );
+  });
+
+  it('refuses a user_id beyond 2^53 as a JSON number, saying to send a string', () => {
+    const result = tasks.send_booking_confirmation.schema.safeParse({
+      user_id: 2 ** 53 + 2,
+      booking_data: {},
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]).toMatchObject({
+      path: ['user_id'],
+      message: expect.stringMatching(/as a string/),
+    });
+  });
+
+  it.each([
+    ['send_booking_confirmation', 'booking_data', { quantity: 1, event_name: 'Event' }],
+    ['send_booking_cancellation', 'cancellation_data', { event_name: 'Event' }],
+    ['send_waitlist_notification', 'waitlist_data', { position: 1, expiry_minutes: 30 }],
+    ['send_waitlist_joined', 'waitlist_data', { position: 1 }],
+    ['send_waitlist_cancellation', 'waitlist_data', { event_name: 'Event' }],
+  ] as const)('gives %s a %s of None the defaults', (task, field, defaults) => {
+    expect(parse(task, dropNulls({ user_id: 42, [field]: null }))).toMatchObject({ [field]: defaults });
+  });
+});
+
+describe('values that look right and are not, refused naming the field', () => {
+  it.each([true, [5], '5abc', '1.5', '', 'NaN'])('booking_data.quantity for %j', (quantity) => {
+    expect(refusedFields('send_booking_confirmation', { user_id: 42, booking_data: { quantity } })).toEqual([
+      'booking_data.quantity',
+    ]);
+  });
+
+  it.each([true, [5], '5abc'])('waitlist_data.expiry_minutes for %j', (expiry_minutes) => {
+    expect(
+      refusedFields('send_waitlist_notification', { user_id: 42, waitlist_data: { expiry_minutes } }),
+    ).toEqual(['waitlist_data.expiry_minutes']);
+  });
+
+  it.each([true, 'Infinity', '12,50'])('booking_data.total_price for %j', (total_price) => {
+    expect(
+      refusedFields('send_booking_confirmation', { user_id: 42, booking_data: { total_price } }),
+    ).toEqual(['booking_data.total_price']);
+  });
+
+  it.each([
+    ['a right-to-left override', '\u202eAda'],
+    ['a left-to-right embedding', 'Ada\u202a'],
+    ['a first-strong isolate', 'A\u2068da'],
+    ['a pop-directional isolate', 'Ada\u2069'],
+    ['a zero-width space', 'Ada\u200bLovelace'],
+    ['a zero-width joiner', 'Ada\u200d'],
+    ['a word joiner', 'A\u2060da'],
+    ['a byte-order mark at the start', '\ufeffAda'],
+  ])('user_data.full_name with %s', (_what, full_name) => {
+    expect(
+      refusedFields('send_welcome_email', { email: 'ada@example.com', user_data: { full_name } }),
+    ).toEqual(['user_data.full_name']);
+  });
+
+  it('booking_data.event_name and venue with a right-to-left override', () => {
+    expect(
+      refusedFields('send_booking_confirmation', {
+        user_id: 42,
+        booking_data: { event_name: 'Conf \u202egnp.exe', venue: 'Hall \u202e1' },
+      }).sort(),
+    ).toEqual(['booking_data.event_name', 'booking_data.venue']);
   });
 });
 

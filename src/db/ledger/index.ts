@@ -9,7 +9,7 @@ import { createMarkExpired } from './mark-expired.js';
 import { createMarkFailed } from './mark-failed.js';
 import { createMarkSent } from './mark-sent.js';
 import { createMarkUnknown } from './mark-unknown.js';
-import { createPurge } from './purge.js';
+import { createCountOlderThan, createPurge } from './purge.js';
 import { createResolve } from './resolve.js';
 import { ledgerSql } from './sql.js';
 import { createTakeOver } from './take-over.js';
@@ -31,6 +31,7 @@ export function createLedger(pool: pg.Pool, schema: string) {
     resolve: createResolve(sql),
     list: createList(sql),
     purge: createPurge(sql),
+    countOlderThan: createCountOlderThan(sql),
     /** Answers when the ledger's table is there and the database reachable: the circuit breaker's probe. */
     async probe(): Promise<void> {
       await sql.query(`SELECT 1 FROM ${sql.table} LIMIT 0`, []);
