@@ -119,6 +119,8 @@ export const MARKUP = [
   "Robert'); DROP TABLE users;--",
   '{{brand.name}}{{{html}}}',
 ];
+// Unicode's Bidi_Control characters (overrides, embeddings, isolates, and the zero-width marks LRM, RLM and ALM)
+// and the zero-width space, joiners and no-break space.
 const SPOOFING = [
   '\u202Egnp.exe',
   'Ad\u200Ba',
@@ -126,6 +128,8 @@ const SPOOFING = [
   'x\uFEFFy',
   'Zero\u200Dwidth',
   'a\u061Cb',
+  'left\u200Emark',
+  'right\u200Fmark',
 ];
 const CONTROL = ['\u0000', 'bell\u0007', '\u001b[31mred', 'del\u007f'];
 
