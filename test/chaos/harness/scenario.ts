@@ -28,26 +28,17 @@ import { startOwnRedis, type OwnRedis } from '../../helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
 import { waitFor } from '../../helpers/wait.js';
 import { startChaosSmtp, type ChaosSmtp, type ChaosSmtpOptions } from './chaos-smtp.js';
+import { checkLedger, countOutcomes, type Enqueued } from './accounting.js';
 import { markPassed, writeFigures, type Figures } from './figures.js';
 import { RESULTS_DIR } from './paths.js';
 import { describeExit, spawnWorker, type LogLine, type WorkerProcess } from './worker-process.js';
+
+export type { Enqueued } from './accounting.js';
 
 export const FROM_ADDRESS = 'bookings@events.example.com';
 /** Users 1…USERS exist (active) in every scenario's users table, as `member<id>@chaos.example`. */
 export const USERS = 50;
 export const memberAddress = (id: number) => `member${id}@chaos.example`;
-
-export interface Enqueued {
-  /** The ledger's idempotency key (the job id for the client's jobs). */
-  key: string;
-  jobId: string;
-  task: string;
-  queue: QueueName;
-  /** Undefined for a job whose task is unknown (it sends nothing). */
-  messageId: string | undefined;
-  ackAt: number;
-  via: 'client' | 'raw';
-}
 
 export interface ScenarioOptions {
   title: string;
@@ -526,63 +517,15 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
         }
       }
 
-      // 3. The accounting.
-      const failedReasons: Record<string, number> = {};
-      const lostKeys: string[] = [];
-      const duplicateKeys: string[] = [];
-      let delivered = 0;
-      let failed = 0;
-      let duplicates = 0;
-      for (const entry of enqueued.values()) {
-        const copies = entry.messageId ? (smtp.copies.get(entry.messageId) ?? 0) : 0;
-        if (copies > 1) {
-          duplicates += copies - 1;
-          duplicateKeys.push(entry.key);
-        }
-        if (copies > 0) {
-          delivered++;
-          continue;
-        }
-        const job = await scenario.job(entry);
-        const state = job ? await job.getState() : 'missing';
-        if (state === 'failed' && job?.failedReason) {
-          failed++;
-          const reason = reasonKind(job.failedReason);
-          failedReasons[reason] = (failedReasons[reason] ?? 0) + 1;
-        } else if (!(state === 'completed' && !entry.messageId)) {
-          // A job that sends nothing (an unknown task, health_check) is done when it completes.
-          lostKeys.push(`${entry.key} (${state})`);
-        }
-      }
+      // 3. The accounting, and the ledger: a row says `sent` exactly for the emails the SMTP server accepted.
+      const counted = await countOutcomes(enqueued.values(), smtp.copies, scenario.job);
       const unmatched = [...smtp.copies.keys()].filter((messageId) => !byMessageId.has(messageId));
       if (unmatched.length)
         problems.push(`${unmatched.length} accepted messages match no acknowledged enqueue`);
-
-      // 4. The ledger: a row says `sent` exactly for the emails the SMTP server accepted.
-      const { rows } = await schema.pool.query<{
-        idempotency_key: string;
-        status: string;
-        message_id: string | null;
-      }>(`SELECT idempotency_key, status, message_id FROM ${schema.schema}.email_deliveries`);
-      const ledger: Record<string, number> = {};
-      const rowOf = new Map(rows.map((row) => [row.idempotency_key, row]));
-      for (const row of rows) ledger[row.status] = (ledger[row.status] ?? 0) + 1;
-      const mismatches: string[] = [];
-      for (const entry of enqueued.values()) {
-        if (!entry.messageId) continue;
-        const row = rowOf.get(entry.key);
-        const isDelivered = smtp.copies.has(entry.messageId);
-        if (isDelivered !== (row?.status === 'sent')) {
-          mismatches.push(
-            `${entry.key}: ${isDelivered ? 'delivered' : 'not delivered'}, row ${row?.status ?? 'missing'}`,
-          );
-        } else if (row?.status === 'sent' && row.message_id !== entry.messageId) {
-          mismatches.push(`${entry.key}: row's message id ${row.message_id} is not ${entry.messageId}`);
-        }
-      }
-      if (mismatches.length) {
+      const ledger = await checkLedger(schema, enqueued.values(), smtp.copies);
+      if (ledger.mismatches.length) {
         problems.push(
-          `${mismatches.length} ledger rows do not match the deliveries: ${mismatches.slice(0, 5).join('; ')}`,
+          `${ledger.mismatches.length} ledger rows do not match the deliveries: ${ledger.mismatches.slice(0, 5).join('; ')}`,
         );
       }
 
@@ -591,16 +534,16 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
         title: options.title,
         passed: null,
         acknowledged: enqueued.size,
-        delivered,
-        failed,
-        lost: lostKeys.length,
-        duplicates,
+        delivered: counted.delivered,
+        failed: counted.failed,
+        lost: counted.lostKeys.length,
+        duplicates: counted.duplicates,
         recoverySeconds: extra.recoverySeconds ?? null,
         durationSeconds: round((Date.now() - startedAt) / 1000),
-        failedReasons,
-        lostKeys: lostKeys.slice(0, 20),
-        duplicateKeys: duplicateKeys.slice(0, 20),
-        ledger,
+        failedReasons: counted.failedReasons,
+        lostKeys: counted.lostKeys.slice(0, 20),
+        duplicateKeys: counted.duplicateKeys.slice(0, 20),
+        ledger: ledger.byStatus,
         processes: scenario.workers.map((worker) => ({
           name: worker.name,
           exit: describeExit(worker.exitInfo),
@@ -637,14 +580,6 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
     await Promise.all(scenario.workers.filter((worker) => !worker.exitInfo).map((worker) => worker.kill()));
   });
   return scenario;
-}
-
-/** A failed reason by kind: up to its first colon, numbers and hashes blanked, so the figures can count them. */
-function reasonKind(reason: string): string {
-  return (reason.split(':')[0] ?? reason)
-    .replace(/\b[0-9a-f]{8,}\b/g, '…')
-    .replace(/\d+/g, 'N')
-    .slice(0, 80);
 }
 
 /** The common promise: every acknowledged email delivered exactly once, none lost or failed. */
