@@ -504,6 +504,9 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
         scenario.workers
           .filter((worker) => !worker.exitInfo)
           .map(async (worker) => {
+            // One still starting up (an orchestrator's late restart) has no signal handler yet: a deploy would
+            // not stop it in that second either, so it gets to start first.
+            await worker.ready().catch(() => undefined);
             worker.signal('SIGTERM');
             const timer = setTimeout(() => worker.signal('SIGKILL'), 60_000);
             await worker.exited;
