@@ -26,10 +26,11 @@ function table(all: Figures[]): string {
       .at(-1) ?? 'never';
   const failures = all
     .filter((f) => f.passed !== true)
-    .map(
-      (f) =>
-        `- **${f.scenario}**: ${[f.failure, ...f.problems].filter(Boolean).join('; ') || 'not finished'}`,
-    );
+    .map((f) => {
+      const reasons = Object.entries(f.failedReasons).map(([reason, n]) => `${n} × ${reason}`);
+      const why = [f.failure, ...f.problems, ...(reasons.length ? [`failed: ${reasons.join(', ')}`] : [])];
+      return `- **${f.scenario}**: ${why.filter(Boolean).join('; ') || 'not finished'}`;
+    });
   return [
     `Last run: ${latest.slice(0, 16).replace('T', ' ')} UTC.`,
     '',
