@@ -7,6 +7,8 @@
  *                    [--out bench/results/latest.json]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
 import { createWriteStream, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -48,6 +50,8 @@ const { values: args } = parseArgs({
     // Only the Celery bridge's two steps: through the bridge to email, and the bridge alone.
     'bridge-only': { type: 'boolean', default: false },
     'latency-ledger': { type: 'string', default: 'true' },
+    // Only the enqueue rates (the typed client and the HTTP API).
+    'enqueue-only': { type: 'boolean', default: false },
     'latency-target': { type: 'string', default: 'service' },
   },
 });
@@ -456,7 +460,21 @@ async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
   };
 }
 
-async function enqueueRates(): Promise<{ singlePerSecond: number; bulkPerSecond: number }> {
+interface EnqueueRates {
+  singlePerSecond: number;
+  bulkPerSecond: number;
+  /** The typed client with API_CONNECTIONS enqueues in flight. */
+  concurrentPerSecond: number;
+  /** POST /api/tasks/:name on the monitor, API_CONNECTIONS keep-alive connections. */
+  apiPerSecond: number;
+  /** The same requests to bench/bare-api.ts: express answering 202 without doing anything. */
+  bareApiPerSecond: number;
+}
+
+const API_CONNECTIONS = 50;
+const API_TOKEN = 'bench-api-token-0123456789';
+
+async function enqueueRates(database: BenchDatabase): Promise<EnqueueRates> {
   const prefix = `bench-enqueue-${process.pid}`;
   await removePrefix(prefix, REDIS_URL);
   const client = createEmailClient({ redisUrl: REDIS_URL, prefix, timeoutMs: 10_000 });
@@ -469,9 +487,100 @@ async function enqueueRates(): Promise<{ singlePerSecond: number; bulkPerSecond:
   for (let from = 0; from < bulk; from += 500)
     await client.enqueueMany(requests(Math.min(500, bulk - from), from));
   const bulkPerSecond = bulk / ((now() - t) / 1000);
+  const concurrent = requests(N);
+  t = now();
+  await inParallel(API_CONNECTIONS, concurrent.length, (i) =>
+    client.enqueue(concurrent[i]!.name, concurrent[i]!.payload as never),
+  );
+  const concurrentPerSecond = concurrent.length / ((now() - t) / 1000);
   await client.close();
+  const apiPerSecond = await apiEnqueueRate(prefix, database, false);
+  const bareApiPerSecond = await apiEnqueueRate(prefix, database, true);
   await removePrefix(prefix, REDIS_URL);
-  return { singlePerSecond, bulkPerSecond };
+  return { singlePerSecond, bulkPerSecond, concurrentPerSecond, apiPerSecond, bareApiPerSecond };
+}
+
+/** Runs `task(i)` for i in 0..count-1, `width` at a time. */
+async function inParallel(
+  width: number,
+  count: number,
+  task: (i: number) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+}
+
+/**
+ * `start-workers --monitor` in production mode (or the bare express baseline), and N POSTs over API_CONNECTIONS
+ * keep-alive connections.
+ */
+async function apiEnqueueRate(prefix: string, database: BenchDatabase, bare: boolean): Promise<number> {
+  const port = await freePort();
+  const monitor = bare
+    ? await startProcess(['--import', 'tsx', 'bench/bare-api.ts', String(port)], {}, 'bare api listening')
+    : await startProcess(
+        ['dist/cli/start-workers.js', '--monitor'],
+        {
+          ...serviceEnv(prefix, 25, database, false),
+          MONITOR_PORT: String(port),
+          MONITOR_USER: 'bench',
+          MONITOR_PASSWORD: 'bench-password',
+          API_TOKEN,
+        },
+        'monitor listening',
+      );
+  const agent = new http.Agent({ keepAlive: true, maxSockets: API_CONNECTIONS });
+  const post = (i: number) => {
+    const request = requests(1, i)[0]!;
+    const body = JSON.stringify(request.payload);
+    return new Promise<void>((resolveRequest, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: `/api/tasks/${request.name}`,
+          agent,
+          headers: {
+            authorization: `Bearer ${API_TOKEN}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () =>
+            response.statusCode === 202 ? resolveRequest() : reject(new Error(`HTTP ${response.statusCode}`)),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  };
+  try {
+    await inParallel(API_CONNECTIONS, 500, post); // warm-up: connections, JIT
+    const t = now();
+    await inParallel(API_CONNECTIONS, N, (i) => post(i));
+    return N / ((now() - t) / 1000);
+  } finally {
+    agent.destroy();
+    await monitor.stop();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+    server.on('error', reject);
+  });
 }
 
 // ── Main ──────────────────────────────────────────────────────────────────────────────────────────────────
@@ -494,6 +603,10 @@ if (args['bridge-only']) {
     await database.close();
     sink.stop();
   }
+  process.exit(0);
+}
+if (args['enqueue-only']) {
+  console.log(await enqueueRates(database).finally(() => database.close().then(() => sink.stop())));
   process.exit(0);
 }
 if (args['latency-only']) {
@@ -525,7 +638,7 @@ try {
   console.error(`latency, ${RATE}/s for ${DURATION_S} s:`);
   const lat = await latency(sink, database);
   console.error('enqueue:');
-  const enqueue = await enqueueRates();
+  const enqueue = await enqueueRates(database);
 
   const results = {
     date: new Date().toISOString(),
@@ -580,7 +693,7 @@ function table(r: {
   };
   celeryBridgeAlone?: { messagesPerSecond: number; seconds: number; cpuSecondsPer1000: number };
   latency: Latency;
-  enqueue: { singlePerSecond: number; bulkPerSecond: number };
+  enqueue: EnqueueRates;
   settings: { n: number; rate: number; durationS: number; warmupS: number };
 }): string {
   const f = (x: number, d = 0) => x.toFixed(d);
@@ -628,11 +741,11 @@ function table(r: {
     '|---|---|---|---|---|---|---|---|',
     `| ${f(r.latency.p50Ms, 1)} | ${f(r.latency.p95Ms, 1)} | ${f(r.latency.p99Ms, 1)} | ${f(r.latency.maxMs, 1)} | ${r.latency.sent} / ${r.latency.offered} | ${r.latency.maxWaiting}, ${r.latency.finalWaiting} | ${f(r.latency.enqueueP99Ms, 1)} | ${f(r.latency.producerLateMaxMs, 1)} |`,
     '',
-    'Enqueue through the typed client (tasks/s)',
+    `Enqueue (tasks/s): the typed client, and POST /api/tasks/:name over ${API_CONNECTIONS} keep-alive connections`,
     '',
-    '| one at a time | bulk (500 a call) |',
-    '|---|---|',
-    `| ${f(r.enqueue.singlePerSecond)} | ${f(r.enqueue.bulkPerSecond)} |`,
+    `| client, one at a time | client, bulk (500 a call) | client, ${API_CONNECTIONS} in flight | HTTP API, ${API_CONNECTIONS} connections | bare express, same requests | API × bare |`,
+    '|---|---|---|---|---|---|',
+    `| ${f(r.enqueue.singlePerSecond)} | ${f(r.enqueue.bulkPerSecond)} | ${f(r.enqueue.concurrentPerSecond)} | ${f(r.enqueue.apiPerSecond)} | ${f(r.enqueue.bareApiPerSecond)} | ${f(r.enqueue.apiPerSecond / r.enqueue.bareApiPerSecond, 2)} |`,
   ]
     .filter((line, i, all) => line !== '' || all[i - 1] !== '')
     .join('\n');

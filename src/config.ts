@@ -241,6 +241,20 @@ const envSchema = z.object({
   }),
   TEMPLATES_DIR: optionalText,
 
+  // Health, metrics and the monitor (issue 9).
+  HEALTH_PORT: z.string().optional(),
+  WORKER_STATS_INTERVAL: duration(60, 0),
+  MONITOR_PORT: int(5555, 1, 65_535),
+  MONITOR_BASE_PATH: optionalText.refine((v) => v === undefined || /^(\/[\w.~-]+)+\/?$/.test(v), {
+    message: 'expected a path such as /monitor',
+  }),
+  MONITOR_USER: optionalText,
+  MONITOR_PASSWORD: optionalText,
+  MONITOR_VIEWER_USER: optionalText,
+  MONITOR_VIEWER_PASSWORD: optionalText,
+  API_TOKEN: optionalText.refine((v) => v === undefined || v.length >= 16, {
+    message: 'expected at least 16 characters',
+  }),
   // The bridges (src/bridges/): Celery producers, Redis Streams and pub/sub feeding the same queues.
   CELERY_BROKER_URL: url(['redis:', 'rediss:', 'amqp:', 'amqps:', 'pyamqp:']),
   CELERY_QUEUES: nameList('email_notifications'),
@@ -350,7 +364,28 @@ export interface Config {
   /** What fills a payload's gaps: its locale, zone and currency, and the link of buttons without their own. */
   defaults: { locale: string; timeZone: string; currency: string; appUrl: string };
   templatesDir: string;
+  /** Every worker process: `/health`, `/health/ready`, `/metrics`; port 0 disables. */
+  health: { port: number; statsIntervalS: number };
+  monitor: MonitorConfig;
   bridges: BridgesConfig;
+}
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+/** `start-workers --monitor`: the board, the pages and the task API. */
+export interface MonitorConfig {
+  port: number;
+  /** '' or a path such as `/monitor`, without a trailing slash. */
+  basePath: string;
+  /** Sees and does everything (MONITOR_USER/MONITOR_PASSWORD). */
+  operator: Credentials | undefined;
+  /** Sees everything, changes nothing (MONITOR_VIEWER_USER/MONITOR_VIEWER_PASSWORD). */
+  viewer: Credentials | undefined;
+  /** Bearer token of the task API. */
+  apiToken: string | undefined;
 }
 
 /** What the bridges read (`start-workers celery-bridge`, `stream-bridge`, `--celery-bridge`). */
@@ -507,6 +542,18 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       appUrl,
     },
     templatesDir: resolve(PROJECT_ROOT, e.TEMPLATES_DIR ?? 'templates'),
+    health: {
+      // Tests run many worker processes at once: under NODE_ENV=test the port is opt-in.
+      port: healthPort(e.HEALTH_PORT, e.NODE_ENV === 'test' ? 0 : 8004),
+      statsIntervalS: e.WORKER_STATS_INTERVAL,
+    },
+    monitor: {
+      port: e.MONITOR_PORT,
+      basePath: (e.MONITOR_BASE_PATH ?? '').replace(/\/+$/, ''),
+      operator: credentials(e.MONITOR_USER, e.MONITOR_PASSWORD),
+      viewer: credentials(e.MONITOR_VIEWER_USER, e.MONITOR_VIEWER_PASSWORD),
+      apiToken: e.API_TOKEN,
+    },
     bridges: bridgesConfig(e, redisUrl),
   };
   return deepFreeze(config);
@@ -599,6 +646,22 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
   if (set('DB_HOST') && !set('DB_NAME') && !set('DATABASE_URL')) {
     problems.push('DB_NAME: required when DB_HOST is set');
   }
+  for (const [user, password] of [
+    ['MONITOR_USER', 'MONITOR_PASSWORD'],
+    ['MONITOR_VIEWER_USER', 'MONITOR_VIEWER_PASSWORD'],
+  ] as const) {
+    if (set(user) !== set(password))
+      problems.push(`${set(user) ? password : user}: required with ${set(user) ? user : password}`);
+  }
+  if (set('MONITOR_VIEWER_USER') && !set('MONITOR_USER')) {
+    problems.push('MONITOR_USER: required when MONITOR_VIEWER_USER is set (a viewer needs an operator)');
+  }
+  if (set('MONITOR_VIEWER_USER') && env.MONITOR_VIEWER_USER?.trim() === env.MONITOR_USER?.trim()) {
+    problems.push('MONITOR_VIEWER_USER: must differ from MONITOR_USER');
+  }
+  if (env.HEALTH_PORT !== undefined && healthPort(env.HEALTH_PORT, 0) < 0) {
+    problems.push(`HEALTH_PORT: expected an integer from 0 (off) to 65535, got "${env.HEALTH_PORT}"`);
+  }
   if (production && set('CHAOS_CRASH_POINT')) {
     problems.push('CHAOS_CRASH_POINT: a test-only crash hook, refused in production');
   }
@@ -606,6 +669,17 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
     problems.push('RETRY_DELAY_MAX: must not be below RETRY_DELAY');
   }
   return problems;
+}
+
+/** -1 for a bad value (reported by crossProblems). */
+function healthPort(text: string | undefined, fallback: number): number {
+  if (text === undefined || text.trim() === '') return fallback;
+  const port = /^\s*\d+\s*$/.test(text) ? Number(text) : -1;
+  return port <= 65_535 ? port : -1;
+}
+
+function credentials(user: string | undefined, password: string | undefined): Credentials | undefined {
+  return user && password ? { user, password } : undefined;
 }
 
 /** What a producer needs: only the Redis variables, so a producer never has to configure SMTP or a database. */

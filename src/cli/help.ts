@@ -28,7 +28,8 @@ Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)
   --concurrency N     jobs at once per queue (default: WORKER_CONCURRENCY, 10)
   --name NAME         worker name shown in Redis (default: email-worker@<host>)
-  --monitor           the monitor (Bull Board and task API); not available yet
+  --monitor           run the monitor instead of workers: Bull Board, /workers, /templates, /outbox,
+                      /deliveries, the task API under /api and /metrics on MONITOR_PORT (5555)
   --celery-bridge     run the Celery bridge in the same process as the workers
 
 Options for celery-bridge:
@@ -74,6 +75,7 @@ Examples:
   CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// start-workers celery-bridge
   start-workers --celery-bridge                   workers and the Celery bridge in one process
   start-workers stream-bridge --stream email-requests --consumer bridge-1
+  MONITOR_USER=ops MONITOR_PASSWORD=… API_TOKEN=… start-workers --monitor
   SMTP_HOST=smtp.example.com FROM_ADDRESS=no-reply@example.com NODE_ENV=production start-workers
 `;
 

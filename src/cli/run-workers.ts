@@ -18,10 +18,8 @@ export async function run(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  if (values.monitor) {
-    process.stderr.write('start-workers: --monitor (Bull Board and the task API) is not available yet\n');
-    return 2;
-  }
+  // The monitor is a process of its own; only its command loads express and Bull Board.
+  if (values.monitor) return (await import('./monitor.js')).run(argv);
   const queues = parseQueues(values.queues);
   const concurrency = positiveInteger('--concurrency', values.concurrency, 1000);
 

@@ -1,6 +1,7 @@
 /**
  * What `health_check` returns: the old service's shape, with one entry per component. Each probe is bounded,
- * so a hung component reports unhealthy instead of hanging the job.
+ * so a hung component reports unhealthy instead of hanging the job. The same probes answer `/health/ready`
+ * (readiness.ts).
  */
 import type { Pool } from '../db/pool.js';
 import type { Templates } from '../mail/templates.js';
@@ -19,31 +20,42 @@ export interface HealthTargets {
 
 const PROBE_TIMEOUT_MS = 5_000;
 
-export async function checkHealth({
+/** One bounded check per component of the health report, by the report's component names. */
+export function componentChecks({
   redis,
   mailer,
   pool,
   templates,
-  breakers,
-}: HealthTargets): Promise<HealthReport> {
-  const [redisStatus, smtp, database] = await Promise.all([
-    probe(async () => {
-      await redis.ping();
-    }),
-    probe(() => mailer.verify()),
-    pool
-      ? probe(async () => {
-          await pool.query('SELECT 1');
-        })
-      : Promise.resolve<ComponentStatus>({ ok: true, detail: 'not configured' }),
-  ]);
-  const components = {
-    redis: redisStatus,
-    smtp,
-    database,
-    templates: { ok: true, detail: `${templates.names.length} compiled` } as ComponentStatus,
+}: Omit<HealthTargets, 'breakers'>): Record<
+  keyof HealthReport['components'],
+  () => Promise<ComponentStatus>
+> {
+  return {
+    redis: () =>
+      probe(async () => {
+        await redis.ping();
+      }),
+    smtp: () => probe(() => mailer.verify()),
+    database: () =>
+      pool
+        ? probe(async () => {
+            await pool.query('SELECT 1');
+          })
+        : Promise.resolve<ComponentStatus>({ ok: true, detail: 'not configured' }),
+    templates: async () => ({ ok: true, detail: `${templates.names.length} compiled` }),
   };
-  const breakerStates = breakers.status();
+}
+
+export async function checkHealth(targets: HealthTargets): Promise<HealthReport> {
+  const checks = componentChecks(targets);
+  const [redis, smtp, database, templates] = await Promise.all([
+    checks.redis(),
+    checks.smtp(),
+    checks.database(),
+    checks.templates(),
+  ]);
+  const components = { redis, smtp, database, templates };
+  const breakerStates = targets.breakers.status();
   const open = Object.values(breakerStates).some((b) => b.state !== 'closed');
   return {
     status: Object.values(components).every((c) => c.ok) && !open ? 'healthy' : 'unhealthy',

@@ -32,6 +32,7 @@ import { deliveryKey } from './delivery-key.js';
 import { jobDelivery, type JobDelivery } from './job-delivery.js';
 import type { JobState } from './job-state.js';
 import { later, returnToQueue, settle, type Outcome } from './job-outcome.js';
+import type { WorkerMetrics } from './metrics.js';
 
 /** What a handler's context is built from, once per process. */
 export interface Services extends Omit<TaskContext, 'job' | 'delivery' | 'send'> {
@@ -50,6 +51,8 @@ export interface ProcessorDeps {
   crashAt: CrashAt;
   /** What every job of a task's queue needs: while one of them is out, its jobs go back at once. */
   dependenciesOf(queue: QueueName): readonly Dependency[];
+  /** Counts each outcome for /metrics (issue 9). */
+  metrics?: Pick<WorkerMetrics, 'jobOutcome'>;
 }
 
 export type Processor = (job: Job, token?: string) => Promise<unknown>;
@@ -110,8 +113,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       run: job.attemptsStarted,
       correlationId: correlationId && maskEmailsIn(correlationId),
     });
-    const outcome: Outcome = (level, fields) =>
-      log[level]({ durationMs: Math.round(performance.now() - started), to: recipientHint(data), ...fields });
+    const outcome: Outcome = (level, fields) => {
+      const durationMs = performance.now() - started;
+      log[level]({ durationMs: Math.round(durationMs), to: recipientHint(data), ...fields });
+      deps.metrics?.jobOutcome(task?.name ?? 'unknown', String(fields.outcome), durationMs); // issue 9
+    };
     const turnBack = (reason: string, delayMs: number, dependency?: Dependency) =>
       later(job, token, { reason, delayMs, charged: false, dependency }, outcome);
 

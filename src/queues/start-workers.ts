@@ -19,6 +19,9 @@ import { createJobState, lockHolder } from './job-state.js';
 import { scheduleMaintenance } from './maintenance.js';
 import { openQueues } from './open-queues.js';
 import { createProcessor, type Processor } from './process-job.js';
+import { createWorkerMetrics } from './metrics.js';
+import { startObservability } from './observability.js';
+import { breakerProbe, healthProbes } from './readiness.js';
 import { shutDown, type ShutdownReport } from './shutdown.js';
 import { watchWorkers, type WorkerSlot } from './worker-watchdog.js';
 
@@ -72,6 +75,7 @@ export async function startWorkers(
     let closing = false;
 
     const slots: WorkerSlot[] = [];
+    const metrics = createWorkerMetrics(); // issue 9: /metrics, the stats line, the heartbeat's counts
     const breakers = createBreakers({
       threshold: config.breaker.threshold,
       probeIntervalMs: config.breaker.probeIntervalMs,
@@ -84,7 +88,8 @@ export async function startWorkers(
             : undefined,
       },
       logger,
-      onChange: () => {
+      onChange: (dependency, state) => {
+        metrics.setBreakerState(dependency, state);
         if (closing) return;
         for (const slot of slots) {
           const blocked = dependenciesOf(slot.queue.name as QueueName, config).some((d) =>
@@ -108,7 +113,7 @@ export async function startWorkers(
         findRecipient: context.findRecipient,
         // Both are closures over state built once, not methods that need their object.
         render: templates.render,
-        send: mailer.send,
+        send: metrics.timeSend(mailer.send),
         checkHealth: () => checkHealth({ redis, mailer, pool: database?.pool, templates, breakers }),
         now: () => new Date(),
       },
@@ -118,6 +123,7 @@ export async function startWorkers(
       lockHolder: lockHolder(redis, prefixOf),
       crashAt: crashHook(config.chaosCrashPoint),
       dependenciesOf: (queue) => dependenciesOf(queue, config),
+      metrics,
     });
 
     const handles = openQueues(queueNames, redis, config, logger);
@@ -166,6 +172,23 @@ export async function startWorkers(
       options.watchdogIntervalMs ?? 15_000,
     );
     closers.push(stopWatchdog, scheduleMaintenance([...handles.queues.values()], ledger, config, logger));
+    // issue 9: health server (HEALTH_PORT), queue gauges, heartbeat, stats line; each breaker is a readiness probe.
+    closers.push(
+      await startObservability({
+        config,
+        logger,
+        redis,
+        metrics,
+        probes: [
+          ...healthProbes({ redis, mailer, pool: database?.pool, templates }),
+          ...(['smtp', 'database', 'redis'] as const).map((d) =>
+            breakerProbe(d, () => breakers.status()[d].state),
+          ),
+        ],
+        queues: slots.map((slot) => slot.queue),
+        worker: settings,
+      }),
+    );
     logger.info(
       { queues: queueNames, concurrency: settings.concurrency, outbox: context.outbox?.dir },
       'workers started',

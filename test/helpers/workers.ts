@@ -36,6 +36,18 @@ export const databaseEnv = (schema: { usersTable: string; schema: string }) => (
   LEDGER_SCHEMA: schema.schema,
 });
 
+/** A logger whose lines are parsed into `logs`, for tests that read what was logged. */
+export function capturedLogger(level: string) {
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+      callback();
+    },
+  });
+  return { logs, logger: createLogger({ level, destination }) };
+}
+
 export function testEnv(prefix: string, env: Record<string, string | undefined> = {}) {
   return {
     NODE_ENV: 'test',
@@ -62,14 +74,7 @@ export async function startTestWorkers(
 ): Promise<TestWorkers> {
   const prefix = uniquePrefix(label);
   const config = loadConfig(testEnv(prefix, env));
-  const logs: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-      callback();
-    },
-  });
-  const logger = createLogger({ level: config.logLevel, destination });
+  const { logs, logger } = capturedLogger(config.logLevel);
   const running = await startWorkers(config, logger, options);
   const queues = new Map<QueueName, Queue>();
   const events = new Map<QueueName, QueueEvents>();

@@ -180,10 +180,4 @@ describe('start-workers', () => {
     expect(stderr).toMatch(/^ {2}WORKER_CONCURRENCY: /m);
     expect(stderr).toMatch(/^ {2}SMTP_PORT: /m);
   });
-
-  it('says --monitor is not available yet and exits non-zero', async () => {
-    const cli = startCli(['--monitor']);
-    expect(await cli.exited).toBe(2);
-    expect(cli.output()).toMatch(/--monitor .* not available yet/);
-  });
 });

@@ -2,9 +2,12 @@
  * `src/index.ts` is what producers import: it must not bring in the delivery stack (nodemailer, pg, the SMTP
  * server, template compilation) nor any file of src/mail, src/db or the worker start-up. Checked on the static
  * import graph, and by importing it for real; `src/workers.ts`, which must load them, shows that both checks see.
+ * A worker process never loads the monitor (express, Bull Board, zod-openapi): only `src/cli/monitor.ts` does.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadedModules, staticImportGraph, type ImportGraph } from '../helpers/import-graph.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadedModules, PROJECT_ROOT, staticImportGraph, type ImportGraph } from '../helpers/import-graph.js';
 
 const DELIVERY_PACKAGES = ['nodemailer', 'pg', 'smtp-server', 'handlebars', 'juice'];
 const DELIVERY_FILE = /^src\/(mail|db)\/|^src\/queues\/start-workers\.ts$/;
@@ -73,6 +76,54 @@ describe('importing src/workers.ts in a fresh process', () => {
     const loaded = loadedModules('src/workers.ts');
     expect(loaded.packages.has('smtp-server')).toBe(false);
     expect(loaded.packages.has('juice')).toBe(false);
+  });
+});
+
+const MONITOR_PACKAGES = [
+  'express',
+  '@bull-board/api',
+  '@bull-board/express',
+  '@bull-board/ui',
+  'zod-openapi',
+  'mailparser',
+];
+const MONITOR_FILE = /^src\/monitor\/|^src\/cli\/monitor\.ts$/;
+const monitorPackagesIn = (graph: ImportGraph) => MONITOR_PACKAGES.filter((name) => graph.packages.has(name));
+const monitorFilesIn = (graph: ImportGraph) => [...graph.files].filter((file) => MONITOR_FILE.test(file));
+
+describe('the worker side and the monitor', () => {
+  it('src/workers.ts and the worker start-up reach no monitor file and no monitor package, statically', () => {
+    for (const entry of ['src/workers.ts', 'src/queues/start-workers.ts']) {
+      const graph = staticImportGraph(entry);
+      expect(monitorPackagesIn(graph), entry).toEqual([]);
+      expect(monitorFilesIn(graph), entry).toEqual([]);
+    }
+  });
+
+  it('the CLI reaches the monitor only through the --monitor command, which loads it all', () => {
+    const monitor = staticImportGraph('src/cli/monitor.ts');
+    expect(monitorPackagesIn(monitor)).toEqual(
+      expect.arrayContaining(['express', '@bull-board/api', '@bull-board/express', 'zod-openapi']),
+    );
+    expect(monitorFilesIn(monitor)).toEqual(
+      expect.arrayContaining(['src/monitor/app.ts', 'src/monitor/board.ts']),
+    );
+    const runWorkers = readFileSync(resolve(PROJECT_ROOT, 'src/cli/run-workers.ts'), 'utf8');
+    expect(runWorkers).not.toMatch(/^import .*monitor/m);
+    expect(runWorkers).toMatch(/await import\('\.\/monitor\.js'\)/);
+  });
+
+  it('importing src/workers.ts in a fresh process loads neither express nor Bull Board', () => {
+    const loaded = loadedModules('src/workers.ts');
+    expect(monitorPackagesIn(loaded)).toEqual([]);
+    expect(monitorFilesIn(loaded)).toEqual([]);
+  });
+
+  it('importing the monitor for real does load them (the check sees)', () => {
+    const loaded = loadedModules('src/monitor/app.ts');
+    expect(monitorPackagesIn(loaded)).toEqual(
+      expect.arrayContaining(['express', '@bull-board/api', '@bull-board/express']),
+    );
   });
 });
 

@@ -1,0 +1,85 @@
+/**
+ * The task API under `/api`: Bearer auth, JSON bodies up to 64 KiB, the route table, and one error shape for
+ * everything that goes wrong (a malformed body, an unknown route, Redis down, a bug).
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Logger } from '../../logger.js';
+import { waitUntilReady } from '../../queues/connection.js';
+import { bearerAuth } from '../auth.js';
+import type { FailedLogins } from '../failed-logins.js';
+import { ApiError, queueUnavailable } from './api-error.js';
+import type { ApiContext } from './context.js';
+import { API_ROUTES } from './routes.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+/** How long a request waits for a connection to Redis before it answers 503, having done nothing. */
+const READY_TIMEOUT_MS = 1_000;
+
+export function sendApiError(res: Response, error: ApiError): void {
+  res.status(error.status).set(error.headers).json(error.toBody());
+}
+
+export function createApiRouter(context: ApiContext, failures: FailedLogins, logger: Logger): Router {
+  const router = express.Router();
+  router.use(
+    // Retry-After and WWW-Authenticate are already set on `res` by then.
+    bearerAuth(context.config.monitor.apiToken, failures, (res, status, code, message) =>
+      res.status(status).json(new ApiError(status, code, message).toBody()),
+    ),
+  );
+  // Any content type is read as JSON: a producer that forgets the header still gets a precise answer.
+  router.use(express.json({ limit: MAX_BODY_BYTES, type: () => true, strict: false }));
+
+  for (const route of API_ROUTES) {
+    router[route.method](route.path, async (req: Request, res: Response) => {
+      try {
+        await waitUntilReady(context.redis, READY_TIMEOUT_MS).catch(() => {
+          throw queueUnavailable('Redis is unavailable: nothing was done; retry shortly');
+        });
+        const reply = await route.handler(
+          {
+            params: req.params as Record<string, string>,
+            query: req.query as Record<string, unknown>,
+            body: req.body,
+            header: (name) => req.get(name),
+          },
+          context,
+        );
+        res
+          .status(reply.status)
+          .set(reply.headers ?? {})
+          .json(reply.body);
+      } catch (error) {
+        sendApiError(res, asApiError(error, context, logger));
+      }
+    });
+  }
+  router.use((req, res) =>
+    sendApiError(res, new ApiError(404, 'NOT_FOUND', `no route ${req.method} ${req.baseUrl}${req.path}`)),
+  );
+  router.use((error: Error & { type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    if (error.type === 'entity.too.large') {
+      return sendApiError(
+        res,
+        new ApiError(413, 'PAYLOAD_TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`),
+      );
+    }
+    if (error.type === 'entity.parse.failed') {
+      return sendApiError(res, new ApiError(400, 'INVALID_REQUEST', `malformed JSON: ${error.message}`));
+    }
+    sendApiError(res, asApiError(error, context, logger));
+  });
+  return router;
+}
+
+function asApiError(error: unknown, context: ApiContext, logger: Logger): ApiError {
+  if (error instanceof ApiError) return error;
+  if (context.redis.status !== 'ready') {
+    // The command may have reached Redis before the connection broke.
+    return queueUnavailable(
+      'Redis stopped answering during the request: it may or may not have taken effect; retry (with the same Idempotency-Key)',
+    );
+  }
+  logger.error({ err: (error as Error).message }, 'task API error');
+  return new ApiError(500, 'INTERNAL', 'internal error (logged)');
+}
