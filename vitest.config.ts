@@ -3,8 +3,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The Docker test builds images and runs containers: `npm run test:docker` (vitest.docker.config.ts).
-    exclude: [...configDefaults.exclude, 'test/docker/**'],
+    // Apart: the chaos scenarios (`npm run test:chaos`, vitest.chaos.config.ts) and the Docker test, which builds
+    // images and runs containers (`npm run test:docker`, vitest.docker.config.ts).
+    exclude: [...configDefaults.exclude, 'test/chaos/**', 'test/docker/**'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,

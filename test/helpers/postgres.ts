@@ -19,14 +19,17 @@ export interface TestSchema {
 
 /**
  * A schema of this test file's own with a `users` table shaped like the platform's (integer ids unless
- * `idType` says uuid), dropped by `drop()`.
+ * `idType` says uuid), dropped by `drop()`; on the tests' PostgreSQL unless `url` names another.
  */
 export async function createTestSchema(
   label: string,
   idType: 'integer' | 'uuid' = 'integer',
+  url: string = TEST_DATABASE_URL,
 ): Promise<TestSchema> {
   const schema = `test_${label}_${randomBytes(4).toString('hex')}`;
-  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2 });
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // A server restarted under the pool (the chaos suite does that) drops idle clients: not a test failure.
+  pool.on('error', () => undefined);
   await pool.query(`CREATE SCHEMA ${schema}`);
   await pool.query(
     `CREATE TABLE ${schema}.users (

@@ -222,7 +222,7 @@ describe('no email twice', () => {
       });
       expect(sentTo('member@example.com')).toBe(0);
     } finally {
-      proxy.restore();
+      await proxy.restore();
     }
     await finish(job);
     expect(sentTo('member@example.com')).toBe(1);
