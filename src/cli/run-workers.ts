@@ -4,6 +4,7 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 import { positiveInteger } from './positive-integer.js';
+import { catchStopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -27,28 +28,28 @@ export async function run(argv: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
   const { startWorkers } = await import('../queues/start-workers.js');
 
-  // Installed before start-up, which may be waiting for Redis or PostgreSQL: a stop request ends that wait too.
-  const stopRequested = new AbortController();
-  let stopped: () => void = () => undefined;
-  const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopRequested.signal.aborted) {
-      logger.warn({ signal }, 'second signal: exiting at once');
-      logger.flush();
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    }
-    logger.info({ signal }, 'shutting down: finishing jobs in flight');
-    stopRequested.abort();
-    // The last resort, should shutdown itself hang: it is bounded to SHUTDOWN_TIMEOUT_MS + 1.5 s.
-    setTimeout(() => {
-      logger.error('shutdown did not finish in time: exiting');
-      logger.flush();
-      process.exit(1);
-    }, config.worker.shutdownTimeoutMs + 2_000).unref();
-    stopped();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // Caught since the process began (start-workers.ts): a stop request also ends a start-up still waiting for Redis
+  // or PostgreSQL.
+  const stops = catchStopSignals();
+  stops.onRepeat((signal) => {
+    logger.warn({ signal }, 'second signal: exiting at once');
+    logger.flush();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+  const stoppedOnce = new Promise<void>((resolve) => {
+    const onStop = () => {
+      logger.info({ signal: stops.signal.reason as string }, 'shutting down: finishing jobs in flight');
+      // The last resort, should shutdown itself hang: it is bounded to SHUTDOWN_TIMEOUT_MS + 1.5 s.
+      setTimeout(() => {
+        logger.error('shutdown did not finish in time: exiting');
+        logger.flush();
+        process.exit(1);
+      }, config.worker.shutdownTimeoutMs + 2_000).unref();
+      resolve();
+    };
+    if (stops.signal.aborted) onStop();
+    else stops.signal.addEventListener('abort', onStop, { once: true });
+  });
 
   let running;
   try {
@@ -56,10 +57,10 @@ export async function run(argv: string[]): Promise<number> {
       queues,
       concurrency,
       name: values.name,
-      signal: stopRequested.signal,
+      signal: stops.signal,
     });
   } catch (error) {
-    if (stopRequested.signal.aborted) {
+    if (stops.signal.aborted) {
       logger.info('stopped before start-up finished');
       logger.flush();
       return 0;

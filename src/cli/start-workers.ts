@@ -5,6 +5,7 @@
  * Each command is a file of its own exporting `run(argv)`.
  */
 import { EmailWorkersError } from '../errors.js';
+import { catchStopSignals } from './stop-signals.js';
 import { UsageError } from './usage-error.js';
 
 type Command = () => Promise<{ run(argv: string[]): Promise<number> }>;
@@ -30,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
   if (first !== '' && !first.startsWith('-')) {
     throw new UsageError(`unknown command "${argv.join(' ')}"; try start-workers --help`);
   }
+  // Before the workers' modules load: a stop requested meanwhile is kept for them.
+  catchStopSignals();
   return (await import('./run-workers.js')).run(argv);
 }
 

@@ -1,10 +1,12 @@
 /**
  * The one table that sorts SMTP failures. Only a reply about this message or this recipient is the message's own
- * failure: a 5xx to RCPT TO or DATA is final (`rejected`), a 4xx there is worth another attempt (`deferred`).
- * Everything about the server, our connection, our account or our sender — connection refused or timed out,
- * 421 (the server closing the channel), any reply to the greeting, EHLO, STARTTLS, AUTH or MAIL FROM — would fail
- * every message alike: an `outage` of the SMTP dependency, which waits for the server or the operator instead of
- * using up attempts or dead-lettering the queue.
+ * failure: a 5xx to RCPT TO or DATA is final (`rejected`), a 4xx there about the mailbox or the message (enhanced
+ * status 4.1.x, 4.2.x, 4.5.x, 4.6.x, or none) is worth another attempt (`deferred`). Everything about the server,
+ * our connection, our account or our sender would fail every message alike: an `outage` of the SMTP dependency,
+ * which waits for the server or the operator instead of using up attempts or dead-lettering the queue. That is a
+ * connection refused or timed out; 421 (the server closing the channel) and 454 anywhere; any reply to the greeting,
+ * EHLO, STARTTLS, AUTH or MAIL FROM; and a 4xx whose enhanced status is about the mail system (4.3.x), the network
+ * (4.4.x) or policy (4.7.x, which is how relays such as SES say "slow down"), or whose text says it throttles.
  */
 import { SmtpRejectedError, SmtpUnavailableError } from '../errors.js';
 
@@ -21,6 +23,11 @@ interface SmtpFailure {
 // nodemailer's own "this message cannot be sent as addressed", with no reply from a server.
 const UNSENDABLE_CODES = new Set(['EENVELOPE', 'EMESSAGE']);
 const MESSAGE_COMMANDS = /^(RCPT TO|DATA|BDAT)\b/i;
+// RFC 3463 enhanced status codes: `4.<class>.<detail>`; the class says what the reply is about.
+const ENHANCED_STATUS = /\b4\.(\d)\.\d{1,3}\b/;
+// 3 mail system, 4 network and routing, 7 security or policy (throttling, reputation): not this message's fault.
+const SERVER_SIDE_CLASSES = new Set(['3', '4', '7']);
+const THROTTLING = /throttl|rate.?limit|too many|slow down|sending rate/i;
 
 export function classifySmtpError(error: unknown): SmtpFailureKind {
   const failure = (error ?? {}) as SmtpFailure;
@@ -30,8 +37,12 @@ export function classifySmtpError(error: unknown): SmtpFailureKind {
       ? 'rejected'
       : 'outage';
   }
-  if (reply === 421 || !MESSAGE_COMMANDS.test(failure.command ?? '')) return 'outage';
-  return reply >= 500 ? 'rejected' : 'deferred';
+  if (reply === 421 || reply === 454 || !MESSAGE_COMMANDS.test(failure.command ?? '')) return 'outage';
+  if (reply >= 500) return 'rejected';
+  const text = failure.response ?? failure.message ?? '';
+  const enhanced = ENHANCED_STATUS.exec(text)?.[1];
+  if (enhanced !== undefined) return SERVER_SIDE_CLASSES.has(enhanced) ? 'outage' : 'deferred';
+  return THROTTLING.test(text) ? 'outage' : 'deferred';
 }
 
 /**

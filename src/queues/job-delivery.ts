@@ -12,12 +12,15 @@ import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/ledger/index.js';
 import type { SentRecord } from '../email-types.js';
 import type { Claim } from '../tasks/define-task.js';
 import type { JobState } from './job-state.js';
+import type { UnrecordedSends } from './unrecorded-sends.js';
 
 export interface JobDeliveryDeps {
   ledger: Ledger | undefined;
   jobState: JobState;
   /** The token holding a job's lock now (null: nobody). */
   lockHolder(queue: string, jobId: string): Promise<string | null>;
+  /** Sent emails the database could not record yet (undefined with the ledger off). */
+  unrecorded: UnrecordedSends | undefined;
   /** How long a live attempt may still take: the wait before asking again. */
   lockDurationMs: number;
   log: Logger;
@@ -65,7 +68,10 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
         Math.min(leaseLeftMs, Math.max(250, deps.lockDurationMs / 10)),
       );
     }
-    // The owner is gone. It may have sent, unless it was an earlier run of this job that said it never did.
+    // The owner is gone. If it sent while the database was out, its record is waiting in Redis: write it now.
+    const kept = await deps.unrecorded?.record(row.key);
+    if (kept) return { status: 'sent', messageId: kept.messageId, response: kept.response };
+    // It may have sent, unless it was an earlier run of this job that said it never did.
     const neverSent =
       owner.jobId === String(job.id) && owner.token !== null && (await jobState.isUnsent(job, owner.token));
     if (neverSent || row.uncertain === 'resend') {
@@ -102,11 +108,20 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
           );
         }
       } catch (error) {
-        // The row stays 'sending'; the next attempt with this key meets the uncertain-delivery policy.
-        log.error(
-          { err: maskEmailsIn((error as Error).message) },
-          'sent, but the ledger could not record it',
-        );
+        // The email is out: keep the record in Redis until the database answers (unrecorded-sends.ts).
+        try {
+          await deps.unrecorded?.keep(row.key, token, sent);
+          log.warn(
+            { key: keyRef(row.key), err: maskEmailsIn((error as Error).message) },
+            'sent; the ledger is out, so the record waits in Redis until it is back',
+          );
+        } catch {
+          // Redis is gone as well: the row stays 'sending', and the next attempt meets the uncertain-delivery policy.
+          log.error(
+            { err: maskEmailsIn((error as Error).message) },
+            'sent, but neither the ledger nor Redis could record it',
+          );
+        }
       }
     },
     async release(reason) {

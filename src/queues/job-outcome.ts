@@ -56,9 +56,11 @@ export async function settle(
         outcome,
       );
     }
+    // An outage is the breaker's to time: a job turned back waits at most one probe interval, never the
+    // minutes an exponential backoff over its many uncharged runs would reach.
     const delayMs = breakers.isOpen(dependency)
       ? config.breaker.probeIntervalMs
-      : retryDelayMs(retry, Math.max(1, job.attemptsStarted));
+      : Math.min(retryDelayMs(retry, Math.max(1, job.attemptsStarted)), config.breaker.probeIntervalMs);
     return later(
       job,
       token,

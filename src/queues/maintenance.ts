@@ -1,16 +1,19 @@
 /**
- * The workers' timers besides the jobs: the daily purge of old ledger rows, and the trim of each queue's events
- * stream (any producer's own BullMQ Queue rewrites the cap in the queue's meta, so the workers trim it too).
+ * The workers' timers besides the jobs: the daily purge of old ledger rows, the trim of each queue's events
+ * stream (any producer's own BullMQ Queue rewrites the cap in the queue's meta, so the workers trim it too), and
+ * the records of sends the database could not take when they happened (unrecorded-sends.ts), every 5 s.
  */
 import type { Queue } from 'bullmq';
 import type { Config } from '../config.js';
 import type { Ledger } from '../db/ledger/index.js';
 import type { Logger } from '../logger.js';
+import type { UnrecordedSends } from './unrecorded-sends.js';
 
 /** Starts the timers; returns the function that stops them. */
 export function scheduleMaintenance(
   queues: readonly Queue[],
   ledger: Ledger | undefined,
+  unrecorded: UnrecordedSends | undefined,
   config: Config,
   logger: Logger,
 ): () => void {
@@ -28,6 +31,20 @@ export function scheduleMaintenance(
   every(60_000, () => {
     for (const queue of queues) queue.trimEvents(config.retention.eventsMaxLen).catch(() => undefined);
   });
+  if (unrecorded) {
+    let writing = false;
+    every(5_000, () => {
+      if (writing) return;
+      writing = true;
+      unrecorded
+        .recordAll()
+        .then(
+          (written) => written && logger.info({ written }, 'sends made during a database outage recorded'),
+          () => undefined, // Still out: the next round tries again.
+        )
+        .finally(() => (writing = false));
+    });
+  }
   if (ledger) {
     const { retentionDays } = config.ledger;
     every(

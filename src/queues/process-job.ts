@@ -31,6 +31,7 @@ import type { CrashAt } from './crash-points.js';
 import { deliveryKey } from './delivery-key.js';
 import { jobDelivery, type JobDelivery } from './job-delivery.js';
 import type { JobState } from './job-state.js';
+import type { UnrecordedSends } from './unrecorded-sends.js';
 import { later, returnToQueue, settle, type Outcome } from './job-outcome.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -49,6 +50,8 @@ export interface ProcessorDeps {
   jobState: JobState;
   lockHolder(queue: string, jobId: string): Promise<string | null>;
   crashAt: CrashAt;
+  /** Sent emails the database could not record yet; undefined with the ledger off. */
+  unrecorded: UnrecordedSends | undefined;
   /** What every job of a task's queue needs: while one of them is out, its jobs go back at once. */
   dependenciesOf(queue: QueueName): readonly Dependency[];
   /** Counts each outcome for /metrics (issue 9). */
@@ -94,10 +97,17 @@ class CutShort extends Error {}
 /** A claim older than the job's own limit plus this belongs to an attempt that died (a backstop to the lock). */
 const LEASE_MARGIN_MS = 5_000;
 
+/** How soon a recovered job that found another recovered run in progress looks again. */
+const RECOVERED_RETRY_MS = 1_000;
+
 export function createProcessor(deps: ProcessorDeps): JobProcessor {
   const { config, logger, services, breakers, jobState } = deps;
   const runs = new Set<Run>();
   let stopping = false;
+  // A job recovered after its worker crashed may be the cause of the crash. Such runs go one at a time in a
+  // process, so a job that crashes its worker every time takes only new jobs down with it, never the same
+  // innocent ones again and again until they too are failed for stalling (MAX_STALLED_COUNT).
+  let recoveredRunning = false;
 
   const process: Processor = async (job, token = '') => {
     const started = performance.now();
@@ -125,6 +135,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     if (stopping) return returnToQueue(job, token, 'the worker is stopping', outcome);
     const open = task && deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d));
     if (open) return turnBack(`${open} breaker open`, config.breaker.probeIntervalMs, open);
+    const recovered = job.stalledCounter > 0;
+    if (recovered && recoveredRunning) {
+      return turnBack('recovered after its worker crashed: such runs go one at a time', RECOVERED_RETRY_MS);
+    }
+    if (recovered) recoveredRunning = true;
 
     const run: Run = {
       jobId: String(job.id),
@@ -254,6 +269,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       return settle(job, token, failure, resolveRetry(config.retry, task?.retry), deps, outcome);
     } finally {
       runs.delete(run);
+      if (recovered) recoveredRunning = false;
     }
   };
 

@@ -23,6 +23,7 @@ import { createWorkerMetrics } from './metrics.js';
 import { startObservability } from './observability.js';
 import { breakerProbe, healthProbes } from './readiness.js';
 import { shutDown, type ShutdownReport } from './shutdown.js';
+import { unrecordedSends } from './unrecorded-sends.js';
 import { watchWorkers, type WorkerSlot } from './worker-watchdog.js';
 
 export interface WorkerOptions {
@@ -76,6 +77,12 @@ export async function startWorkers(
 
     const slots: WorkerSlot[] = [];
     const metrics = createWorkerMetrics(); // issue 9: /metrics, the stats line, the heartbeat's counts
+    const prefixOf = (queue: string) => queuePrefix(config.redis, queue);
+    const unrecorded = ledger
+      ? unrecordedSends(redis, `${config.redis.prefix}:ledger:unrecorded`, ledger)
+      : undefined;
+    // Before the pools close, and as soon as the database is back: sends it could not record, recorded.
+    closers.push(() => unrecorded?.recordAll());
     const breakers = createBreakers({
       threshold: config.breaker.threshold,
       probeIntervalMs: config.breaker.probeIntervalMs,
@@ -90,6 +97,7 @@ export async function startWorkers(
       logger,
       onChange: (dependency, state) => {
         metrics.setBreakerState(dependency, state);
+        if (dependency === 'database' && state === 'closed') unrecorded?.recordAll().catch(() => undefined);
         if (closing) return;
         for (const slot of slots) {
           const blocked = dependenciesOf(slot.queue.name as QueueName, config).some((d) =>
@@ -104,7 +112,6 @@ export async function startWorkers(
     redis.on('close', () => closing || breakers.failure('redis', new Error('connection to Redis lost')));
     redis.on('ready', () => breakers.success('redis'));
 
-    const prefixOf = (queue: string) => queuePrefix(config.redis, queue);
     const processor = createProcessor({
       config,
       logger,
@@ -122,6 +129,7 @@ export async function startWorkers(
       jobState: createJobState(redis, prefixOf),
       lockHolder: lockHolder(redis, prefixOf),
       crashAt: crashHook(config.chaosCrashPoint),
+      unrecorded,
       dependenciesOf: (queue) => dependenciesOf(queue, config),
       metrics,
     });
@@ -171,7 +179,10 @@ export async function startWorkers(
       logger,
       options.watchdogIntervalMs ?? 15_000,
     );
-    closers.push(stopWatchdog, scheduleMaintenance([...handles.queues.values()], ledger, config, logger));
+    closers.push(
+      stopWatchdog,
+      scheduleMaintenance([...handles.queues.values()], ledger, unrecorded, config, logger),
+    );
     // issue 9: health server (HEALTH_PORT), queue gauges, heartbeat, stats line; each breaker is a readiness probe.
     closers.push(
       await startObservability({

@@ -14,9 +14,10 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f]/;
 const noControl = (pattern: RegExp) => (v: string) => !pattern.test(v);
-// Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and zero-width characters (U+200B–U+200D,
-// U+2060, U+FEFF) change what a name appears to say without showing themselves: `‮moc.elgoog` reads as google.com.
-const SPOOFING = /[\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]/;
+// Unicode's whole Bidi_Control set (the marks U+061C, U+200E, U+200F, the embeddings and overrides U+202A–U+202E,
+// the isolates U+2066–U+2069) and zero-width characters (U+200B–U+200D, U+2060, U+FEFF) change what a name appears
+// to say without showing themselves: `‮moc.elgoog` reads as google.com.
+const SPOOFING = /[\u061c\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069]/;
 const NO_SPOOFING = 'expected no bidirectional-override or zero-width characters';
 
 /** One bare mailbox; a list, a group or a display name is refused (see mailbox.ts). */

@@ -85,7 +85,7 @@ describe.sequential('an outage', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(await w.queue('booking_emails').getFailedCount()).toBe(0);
 
-    databaseProxy.restore();
+    await databaseProxy.restore();
     for (const job of jobs) await job.waitUntilFinished(await w.events('booking_emails'), 30_000);
     expect(smtp.messages.filter((m) => m.subject?.includes('Failover'))).toHaveLength(6);
     for (const job of jobs) {
@@ -111,7 +111,7 @@ describe.sequential('an outage', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(await w.queue('auth_emails').getFailedCount()).toBe(0);
 
-    smtpProxy.restore();
+    await smtpProxy.restore();
     for (const job of jobs) await job.waitUntilFinished(await w.events('auth_emails'), 30_000);
     for (let n = 0; n < 6; n++) {
       expect(
@@ -127,6 +127,47 @@ describe.sequential('an outage', () => {
       expect(reloaded!.returnvalue).toMatchObject({ success: true });
     }
     expect(breakerLines('smtp', logsBefore)).toEqual(['open', 'closed']);
+  });
+
+  it('that begins right at a 250 loses no record: the sent email is recorded once the database is back', async () => {
+    const start = smtp.transactions;
+    smtp.beforeReply = async (n) => {
+      if (n === start + 1) databaseProxy.cut();
+    };
+    try {
+      const job = await w
+        .queue('auth_emails')
+        .add('send_welcome_email', { email: 'at-the-250@example.com' }, { jobId: 'at-the-250' });
+      // The job completes (the email is out) although the ledger's local retries run out during the outage.
+      expect(await job.waitUntilFinished(await w.events('auth_emails'), 20_000)).toMatchObject({
+        success: true,
+      });
+      await waitFor(() => w.logs.some((line) => /record waits in Redis/.test(String(line.msg))), {
+        what: 'the record kept in Redis',
+      });
+      await databaseProxy.restore();
+      const row = await waitFor(
+        async () => {
+          const { rows } = await db.pool.query(
+            `SELECT status, message_id FROM ${db.schema}.email_deliveries WHERE idempotency_key = $1`,
+            ['send_welcome_email~at-the-250'],
+          );
+          return rows[0]?.status === 'sent' && rows[0];
+        },
+        { timeoutMs: 15_000, what: 'the row recorded as sent' },
+      );
+      expect(row.message_id).toBe(
+        (await w.queue('auth_emails').getJob('at-the-250'))!.returnvalue.message_id,
+      );
+      expect(
+        smtp.messages.filter(
+          (m) => m.to && 'value' in m.to && m.to.value[0]?.address === 'at-the-250@example.com',
+        ),
+      ).toHaveLength(1);
+    } finally {
+      smtp.beforeReply = undefined;
+      await databaseProxy.restore();
+    }
   });
 
   it('still charges a failure of one message: a 451 for one recipient uses up its attempts', async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { startOwnRedis } from '../helpers/redis-server.js';
 import { removePrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { closedPort, startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
 import { databaseEnv, testEnv, smtpEnv } from '../helpers/workers.js';
 
@@ -141,6 +141,19 @@ describe('start-workers', () => {
       cli.kill('SIGKILL');
       await redis.stop();
     }
+  });
+
+  it('exits 0 on SIGTERM during a start-up still waiting for Redis', async () => {
+    const cli = startCli(['--queues', 'auth_emails'], {
+      REDIS_URL: `redis://127.0.0.1:${await closedPort()}`,
+    });
+    await waitFor(() => cli.output().includes('templates compiled'), {
+      timeoutMs: 20_000,
+      what: 'start-up under way',
+    });
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    expect(cli.output()).toMatch(/stopped before start-up finished/);
   });
 
   it('exits at once on a second signal', async () => {

@@ -360,6 +360,9 @@ describe('values that look right and are not, refused naming the field', () => {
     ['a zero-width joiner', 'Ada\u200d'],
     ['a word joiner', 'A\u2060da'],
     ['a byte-order mark at the start', '\ufeffAda'],
+    ['a left-to-right mark', 'Ada\u200e'],
+    ['a right-to-left mark', '\u200fAda'],
+    ['an Arabic letter mark', 'A\u061cda'],
   ])('user_data.full_name with %s', (_what, full_name) => {
     expect(
       refusedFields('send_welcome_email', { email: 'ada@example.com', user_data: { full_name } }),

@@ -31,6 +31,37 @@ describe('classifySmtpError', () => {
     },
   );
 
+  it.each([
+    ['454 4.7.0 Throttled', 'DATA'],
+    ['451 4.3.0 Local error in processing', 'DATA'],
+    ['450 4.4.2 Timeout while reading', 'RCPT TO'],
+    ['454 Throttling failure: Maximum sending rate exceeded', 'DATA'],
+    ['450 Too many messages, slow down', 'RCPT TO'],
+  ])('counts "%s" at %s as an outage: the server or our account, every email alike', (response, command) => {
+    const error = smtpFailure({
+      code: 'EMESSAGE',
+      responseCode: Number(response.slice(0, 3)),
+      command,
+      response,
+    });
+    expect(classifySmtpError(error)).toBe('outage');
+  });
+
+  it.each([
+    ['450 4.2.1 Mailbox busy', 'RCPT TO'],
+    ['452 4.2.2 Mailbox full', 'RCPT TO'],
+    ['451 4.5.0 Message problem, try again', 'DATA'],
+    ['450 Requested mail action not taken: mailbox unavailable', 'RCPT TO'],
+  ])('defers "%s" at %s: this recipient or message', (response, command) => {
+    const error = smtpFailure({
+      code: 'EENVELOPE',
+      responseCode: Number(response.slice(0, 3)),
+      command,
+      response,
+    });
+    expect(classifySmtpError(error)).toBe('deferred');
+  });
+
   it.each([550, 551, 552, 553, 554])('rejects a %d reply to RCPT TO for good', (responseCode) => {
     const error = smtpFailure({ code: 'EENVELOPE', responseCode, command: 'RCPT TO' });
     expect(classifySmtpError(error)).toBe('rejected');
