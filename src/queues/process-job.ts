@@ -104,9 +104,10 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
   const { config, logger, services, breakers, jobState } = deps;
   const runs = new Set<Run>();
   let stopping = false;
-  // A job recovered after its worker crashed may be the cause of the crash. Such runs go one at a time in a
-  // process, so a job that crashes its worker every time takes only new jobs down with it, never the same
-  // innocent ones again and again until they too are failed for stalling (MAX_STALLED_COUNT).
+  // A job recovered after its worker crashed twice may be the cause. Such runs go one at a time in a process, so a
+  // job that crashes its worker every time takes at most two crashes' worth of innocent neighbours down with it,
+  // never the same ones again and again until they too fail for stalling (MAX_STALLED_COUNT, 3). One crash alone
+  // (a kill, a deploy) recovers every job at full speed.
   let recoveredRunning = false;
 
   const process: Processor = async (job, token = '') => {
@@ -135,9 +136,12 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     if (stopping) return returnToQueue(job, token, 'the worker is stopping', outcome);
     const open = task && deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d));
     if (open) return turnBack(`${open} breaker open`, config.breaker.probeIntervalMs, open);
-    const recovered = job.stalledCounter > 0;
+    const recovered = job.stalledCounter >= 2;
     if (recovered && recoveredRunning) {
-      return turnBack('recovered after its worker crashed: such runs go one at a time', RECOVERED_RETRY_MS);
+      return turnBack(
+        'recovered after its worker crashed twice: such runs go one at a time',
+        RECOVERED_RETRY_MS,
+      );
     }
     if (recovered) recoveredRunning = true;
 
