@@ -573,9 +573,8 @@ function bridgesConfig(e: z.output<typeof bridgeSchema>, redisUrl: string): Brid
   };
 }
 
-const bridgeSchema = envSchema.pick({
-  NODE_ENV: true,
-  LOG_LEVEL: true,
+/** The variables that say where the queues live, read by every kind of process. */
+const REDIS_VARIABLES = {
   REDIS_URL: true,
   REDIS_HOST: true,
   REDIS_PORT: true,
@@ -588,6 +587,12 @@ const bridgeSchema = envSchema.pick({
   REDIS_SENTINEL_USERNAME: true,
   REDIS_SENTINEL_PASSWORD: true,
   REDIS_CLUSTER_NODES: true,
+} as const;
+
+const bridgeSchema = envSchema.pick({
+  NODE_ENV: true,
+  LOG_LEVEL: true,
+  ...REDIS_VARIABLES,
   CELERY_BROKER_URL: true,
   CELERY_QUEUES: true,
   CELERY_RESULT_BACKEND: true,
@@ -687,20 +692,7 @@ export interface ClientConfig {
   redis: RedisTarget;
 }
 
-const clientSchema = envSchema.pick({
-  REDIS_URL: true,
-  REDIS_HOST: true,
-  REDIS_PORT: true,
-  REDIS_PASSWORD: true,
-  REDIS_DB: true,
-  REDIS_USE_TLS: true,
-  QUEUE_PREFIX: true,
-  REDIS_SENTINELS: true,
-  REDIS_SENTINEL_NAME: true,
-  REDIS_SENTINEL_USERNAME: true,
-  REDIS_SENTINEL_PASSWORD: true,
-  REDIS_CLUSTER_NODES: true,
-});
+const clientSchema = envSchema.pick(REDIS_VARIABLES);
 
 type RedisVariables = z.output<typeof clientSchema>;
 

@@ -57,6 +57,21 @@ function startInBackground(env: Record<string, string>) {
   };
 }
 
+async function deliversABooking(w: TestWorkers, event: string) {
+  const job = await w.queue('booking_emails').add('send_booking_confirmation', {
+    user_id: 1,
+    booking_data: { event_name: event },
+  });
+  expect(await job.waitUntilFinished(await w.events('booking_emails'), 15_000)).toMatchObject({
+    success: true,
+  });
+}
+
+async function stopAndDrop(w: TestWorkers, ledger: string) {
+  await w.stop();
+  await db.pool.query(`DROP SCHEMA IF EXISTS ${ledger} CASCADE`);
+}
+
 describe('at start', () => {
   it('waits for Redis, saying so every 5 s, and starts once it answers', async () => {
     await redis.stop();
@@ -78,16 +93,9 @@ describe('at start', () => {
         w.logs.filter((line) => /^waiting for Redis at redis:\/\/127\.0\.0\.1:\d+/.test(String(line.msg)))
           .length,
       ).toBeGreaterThanOrEqual(1);
-      const job = await w.queue('booking_emails').add('send_booking_confirmation', {
-        user_id: 1,
-        booking_data: { event_name: 'After Redis' },
-      });
-      expect(await job.waitUntilFinished(await w.events('booking_emails'), 15_000)).toMatchObject({
-        success: true,
-      });
+      await deliversABooking(w, 'After Redis');
     } finally {
-      await w.stop();
-      await db.pool.query(`DROP SCHEMA IF EXISTS ${ledger} CASCADE`);
+      await stopAndDrop(w, ledger);
     }
   }, 40_000);
 
@@ -111,16 +119,9 @@ describe('at start', () => {
         true,
       );
       expect(w.logs.find((line) => line.msg === 'migrations applied')).toMatchObject({ schema: ledger });
-      const job = await w.queue('booking_emails').add('send_booking_confirmation', {
-        user_id: 1,
-        booking_data: { event_name: 'After PostgreSQL' },
-      });
-      expect(await job.waitUntilFinished(await w.events('booking_emails'), 15_000)).toMatchObject({
-        success: true,
-      });
+      await deliversABooking(w, 'After PostgreSQL');
     } finally {
-      await w.stop();
-      await db.pool.query(`DROP SCHEMA IF EXISTS ${ledger} CASCADE`);
+      await stopAndDrop(w, ledger);
     }
   }, 40_000);
 });
