@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { createEmailClient, jobIdForKey, type EnqueueRequest } from '../src/client.js';
+import { createEmailClient, jobIdForKey, type EnqueueRequest } from '@email-workers/client';
 import { loadConfig } from '../src/config.js';
 import { answers, startEmbeddedDatabase } from '../src/db/embedded.js';
 import { loadTemplates } from '../src/mail/templates.js';
