@@ -125,12 +125,20 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
     return queue;
   };
 
-  const eventsFor = (name: QueueName) => {
+  const eventsFor = async (name: QueueName) => {
     let entry = events.get(name);
     if (!entry) {
+      // Read from the stream's last event as it is now, before the job is added: a reader starting at `$` would
+      // miss what happens before its first blocking read, and a job may finish that fast.
+      const [last] = await redis.xrevrange(queueFor(name).keys.events!, '+', '-', 'COUNT', 1);
+      if (events.get(name)) return events.get(name)!.queueEvents;
       // A blocking read of the event stream needs a connection of its own, one that waits out an outage.
       const connection = createRedis(target, 'worker', (error) => (lastError = error));
-      const queueEvents = new QueueEvents(name, { connection, prefix: queuePrefix(target, name) });
+      const queueEvents = new QueueEvents(name, {
+        connection,
+        prefix: queuePrefix(target, name),
+        lastEventId: last?.[0] ?? '0-0',
+      });
       queueEvents.on('error', (error) => (lastError = error));
       entry = { queueEvents, connection };
       events.set(name, entry);
@@ -164,23 +172,23 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
     }
   };
 
-  const addOne = (request: EnqueueRequest) => {
-    const job = prepare(request);
-    return withRedis(() => queueFor(job.queue).add(job.name, job.data, job.opts));
-  };
-
   return {
     async enqueue(name, payload, enqueueOptions) {
-      const added = await addOne({ name, payload, options: enqueueOptions });
+      const job = prepare({ name, payload, options: enqueueOptions });
+      const added = await withRedis(() => queueFor(job.queue).add(job.name, job.data, job.opts));
       return String(added.id);
     },
     async enqueueAndWait(name, payload, waitOptions = {}) {
       const { timeoutMs: waitMs = 30_000, ...enqueueOptions } = waitOptions;
       const contract = contracts[name];
-      const job = await addOne({ name, payload, options: enqueueOptions });
+      const prepared = prepare({ name, payload, options: enqueueOptions });
+      const queueEvents = await withRedis(() => eventsFor(contract.queue));
+      const job = await withRedis(() =>
+        queueFor(prepared.queue).add(prepared.name, prepared.data, prepared.opts),
+      );
       const id = String(job.id);
       try {
-        const result: unknown = await job.waitUntilFinished(eventsFor(contract.queue), waitMs);
+        const result: unknown = await job.waitUntilFinished(queueEvents, waitMs);
         return redact((result ?? {}) as TaskResult, contract, payload);
       } catch (error) {
         const reason = (error as Error).message;
