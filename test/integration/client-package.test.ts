@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as ClientModule from '@email-workers/client';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
 import { databaseEnv, smtpEnv, startTestWorkers, type TestWorkers } from '../helpers/workers.js';
 
-type ClientPackage = typeof import('@email-workers/client');
+type ClientPackage = typeof ClientModule;
 
 const PACKAGE_DIR = resolve(import.meta.dirname, '../../packages/client');
 const MB = 1024 * 1024;
