@@ -193,13 +193,16 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
       } catch (error) {
         const reason = (error as Error).message;
         if (/timed out before finishing/.test(reason)) throw new WaitTimeoutError(id, waitMs);
-        // The worker records the failure's code on the job.
+        // A failure for good is on the job, with the code the worker recorded; anything else (the client closed,
+        // Redis gone while waiting) is not the job's outcome.
         const failed = await Job.fromId(queueFor(contract.queue), id).catch(() => undefined);
-        const code = failed ? reportOf(failed).code : undefined;
-        throw new TaskFailedError(id, redact(reason, contract, payload), code);
+        if (!failed?.finishedOn || !failed.failedReason) throw error;
+        throw new TaskFailedError(id, redact(failed.failedReason, contract, payload), reportOf(failed).code);
       }
     },
     async getTaskStatus(jobId, name) {
+      if (name !== undefined && !Object.hasOwn(contracts, name))
+        throw new UnknownTaskError(String(name), TASK_NAMES);
       const names = name ? [contracts[name].queue] : queuesOf(jobId);
       return withRedis(async () => {
         const found = (await Promise.all(names.map((queue) => Job.fromId(queueFor(queue), jobId)))).filter(
