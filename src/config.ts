@@ -262,6 +262,11 @@ const envSchema = z.object({
   CELERY_RESULT_EXPIRES: duration(3600, 1),
   INGEST_STREAMS: nameList(undefined),
   INGEST_CHANNELS: nameList(undefined),
+  // Dead letters and alerts (issue 12).
+  DEAD_LETTER_RETENTION: duration(14 * 86_400, 60),
+  DEAD_LETTER_RETENTION_COUNT: int(10_000, 1, 10_000_000),
+  ALERT_WEBHOOK_URL: url(['https:', 'http:']),
+  ALERT_BATCH_WINDOW_MS: int(60_000, 100, 3_600_000),
 });
 
 /** The variables the service reads; `.env.example` must list exactly these. */
@@ -368,6 +373,19 @@ export interface Config {
   health: { port: number; statsIntervalS: number };
   monitor: MonitorConfig;
   bridges: BridgesConfig;
+  deadLetters: DeadLettersConfig;
+}
+
+/** The `dead_letter` queue and its alerts (issue 12). */
+export interface DeadLettersConfig {
+  /** DEAD_LETTER_RETENTION: letters older than this are removed (14 days). */
+  retentionS: number;
+  /** DEAD_LETTER_RETENTION_COUNT: at most this many letters are kept, the oldest removed first (10,000). */
+  retentionCount: number;
+  /** ALERT_WEBHOOK_URL: where alerts are POSTed as Slack-compatible JSON; unset logs them only. */
+  alertWebhookUrl: string | undefined;
+  /** ALERT_BATCH_WINDOW_MS: letters within this long of the first unposted one go in one alert (60 s). */
+  alertBatchWindowMs: number;
 }
 
 export interface Credentials {
@@ -555,6 +573,12 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       apiToken: e.API_TOKEN,
     },
     bridges: bridgesConfig(e, redisUrl),
+    deadLetters: {
+      retentionS: Math.round(e.DEAD_LETTER_RETENTION),
+      retentionCount: e.DEAD_LETTER_RETENTION_COUNT,
+      alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+      alertBatchWindowMs: e.ALERT_BATCH_WINDOW_MS,
+    },
   };
   return deepFreeze(config);
 }

@@ -88,7 +88,8 @@ async function fail(job: Job, failure: PermanentError, jobState: JobState, outco
     err: errorFields(failure),
   });
   // Failed reasons, stack traces and job logs are shown by monitors: addresses in them are masked as in logs.
-  await job.log(`failed: ${maskEmailsIn(failure.message)}`).catch(() => undefined);
+  // The code is read back from here by the dead-letter listener (failureCode): BullMQ keeps only the message.
+  await job.log(`failed (${failure.code}): ${maskEmailsIn(failure.message)}`).catch(() => undefined);
   // A person who retries a dead letter gives it a fresh budget.
   await jobState.reset(job).catch(() => undefined);
   const unrecoverable = new UnrecoverableError(maskEmailsIn(failure.message));

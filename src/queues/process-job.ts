@@ -333,7 +333,12 @@ async function endClaim(
 }
 
 /** The passed deadline, if the job is past its task's expiry or its payload's `expires_at`. */
-function expiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: Date): Date | undefined {
+export function expiry(
+  task: TaskDefinition,
+  payload: unknown,
+  enqueuedAt: Date,
+  now: Date,
+): Date | undefined {
   const deadlines = [task.expiresAt?.(payload as never, enqueuedAt)];
   const expiresAt = (payload as { expires_at?: string }).expires_at;
   if (expiresAt) deadlines.push(new Date(expiresAt));

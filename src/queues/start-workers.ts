@@ -14,6 +14,10 @@ import { createBreakers, type Breakers } from './breakers.js';
 import { crashHook } from './crash-points.js';
 import { queuePrefix } from './connection.js';
 import { createWorker } from './create-worker.js';
+import { deadLetterAdmin } from './dead-letter-admin.js';
+import { startDeadLetterAlerter } from './dead-letter-alerter.js';
+import { listenForFailures } from './dead-letter-listener.js';
+import { DEAD_LETTER_QUEUE, openDeadLetters } from './dead-letter.js';
 import { checkHealth } from './health.js';
 import { createJobState, lockHolder } from './job-state.js';
 import { scheduleMaintenance } from './maintenance.js';
@@ -112,6 +116,7 @@ export async function startWorkers(
     redis.on('close', () => closing || breakers.failure('redis', new Error('connection to Redis lost')));
     redis.on('ready', () => breakers.success('redis'));
 
+    const jobState = createJobState(redis, prefixOf);
     const processor = createProcessor({
       config,
       logger,
@@ -126,7 +131,7 @@ export async function startWorkers(
       },
       ledger,
       breakers,
-      jobState: createJobState(redis, prefixOf),
+      jobState,
       lockHolder: lockHolder(redis, prefixOf),
       crashAt: crashHook(config.chaosCrashPoint),
       unrecorded,
@@ -179,9 +184,25 @@ export async function startWorkers(
       logger,
       options.watchdogIntervalMs ?? 15_000,
     );
+    // issue 12: every failure for good becomes a dead letter, and every dead letter an alert, whichever
+    // replica's worker (or none, for a crash) saw it fail.
+    const deadLetters = openDeadLetters(redis, prefixOf(DEAD_LETTER_QUEUE));
+    closers.push(() => deadLetters.close());
+    const failures = listenForFailures([...handles.queues.values()], redis, config, deadLetters, logger);
+    const alerter = startDeadLetterAlerter(deadLetters.queue, redis, config, logger);
+    closers.push(
+      () => failures.close(),
+      () => alerter.close(),
+    );
+    const letters = deadLetterAdmin({
+      deadLetters: deadLetters.queue,
+      queueFor: (name) => handles.queues.get(name as QueueName),
+      jobState,
+      redis,
+    });
     closers.push(
       stopWatchdog,
-      scheduleMaintenance([...handles.queues.values()], ledger, unrecorded, config, logger),
+      scheduleMaintenance([...handles.queues.values()], ledger, unrecorded, config, logger, letters),
     );
     // issue 9: health server (HEALTH_PORT), queue gauges, heartbeat, stats line; each breaker is a readiness probe.
     closers.push(
