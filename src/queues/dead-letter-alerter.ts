@@ -96,7 +96,11 @@ export function startDeadLetterAlerter(
     const lastEventId = (await redis.get(cursorKey).catch(() => null)) ?? '$';
     if (closed) return;
     connection = createRedis(config.redis, 'worker', () => undefined);
-    events = new QueueEvents(DEAD_LETTER_QUEUE, { connection, prefix: deadLetters.opts.prefix, lastEventId });
+    events = new QueueEvents(DEAD_LETTER_QUEUE, {
+      connection,
+      prefix: queuePrefix(config.redis, DEAD_LETTER_QUEUE),
+      lastEventId,
+    });
     events.on('error', (error) => logger.debug({ err: error.message }, 'dead-letter events error'));
     let chain = Promise.resolve();
     events.on('added', ({ jobId }, eventId) => {

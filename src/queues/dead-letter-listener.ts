@@ -40,7 +40,7 @@ export function listenForFailures(
     const connection = createRedis(config.redis, 'worker', () => undefined);
     const events = new QueueEvents(queue.name, {
       connection,
-      prefix: queue.opts.prefix,
+      prefix: queuePrefix(config.redis, queue.name),
       lastEventId,
     });
     events.on('error', (error) => logger.debug({ queue: queue.name, err: error.message }, 'events error'));
