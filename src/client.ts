@@ -4,12 +4,13 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { z } from 'zod';
-import { loadClientConfig, type RedisTarget } from './config.js';
+import { loadClientConfig, loadEncryptionConfig, type RedisTarget } from './config.js';
 import { InvalidPayloadError, QueueUnavailableError, UnknownTaskError } from './errors.js';
 import type { QueueName, TaskDefinition } from './tasks/define-task.js';
 import { parsePayload } from './tasks/parse-payload.js';
 import { TASK_NAMES, tasks, type TaskName, type Tasks } from './tasks/registry.js';
 import { createRedis, queuePrefix, waitUntilReady } from './queues/connection.js';
+import { encryptPayload, type PayloadEncryption } from './payload-crypto.js';
 
 /** What a producer passes for task `N`: the schema's input type (defaults may be left out). */
 export type PayloadOf<N extends TaskName> = z.input<Tasks[N]['schema']>;
@@ -52,6 +53,11 @@ export interface EmailClientOptions {
    * sent nothing (1000 ms). A write already sent is bounded by the connection's command timeout (2 s).
    */
   timeoutMs?: number;
+  /**
+   * Keys and fields for encrypting sensitive payload fields (the OTP code) before they reach Redis; defaults to
+   * the environment's PAYLOAD_ENCRYPTION_KEY and ENCRYPTED_FIELDS (no key: sent in clear text).
+   */
+  encryption?: PayloadEncryption;
 }
 
 export interface EmailClient {
@@ -70,6 +76,8 @@ export interface EmailClient {
 export function createEmailClient(options: EmailClientOptions = {}): EmailClient {
   const target = redisTargetOf(options);
   const timeoutMs = options.timeoutMs ?? 1_000;
+  const encryption = options.encryption ?? loadEncryptionConfig();
+  const prepare = (request: EnqueueRequest) => prepareJob(request, encryption);
   let lastError: Error | undefined;
   const redis = createRedis(target, 'producer', (error) => (lastError = error));
   // An error from an earlier outage must not be blamed for a later failure.
@@ -181,7 +189,7 @@ interface PreparedJob {
   opts: JobsOptions;
 }
 
-function prepare(request: EnqueueRequest): PreparedJob {
+function prepareJob(request: EnqueueRequest, encryption: PayloadEncryption): PreparedJob {
   if (!Object.hasOwn(tasks, request.name)) throw new UnknownTaskError(String(request.name), TASK_NAMES);
   const task = tasks[request.name];
   parsePayload(task as TaskDefinition, request.payload);
@@ -191,8 +199,10 @@ function prepare(request: EnqueueRequest): PreparedJob {
   const priority = options.priority ?? ('priority' in task ? task.priority : undefined);
   if (priority !== undefined) opts.priority = priority;
   if (options.idempotencyKey !== undefined) opts.jobId = jobIdForKey(task.name, options.idempotencyKey);
-  // The producer's payload goes as sent: defaults such as "today" are applied when the job runs.
-  const data = options.expiresAt ? withExpiry(request.payload, options.expiresAt) : request.payload;
+  // The producer's payload goes as sent: defaults such as "today" are applied when the job runs. Validated above
+  // in clear text; only then are its sensitive fields encrypted.
+  const payload = encryptPayload(task.name, request.payload, encryption);
+  const data = options.expiresAt ? withExpiry(payload, options.expiresAt) : payload;
   return { queue: task.queue, name: request.name, data, opts };
 }
 

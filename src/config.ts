@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { isLocale, isTimeZone } from './locale.js';
+import { encryptionKey, type PayloadEncryption } from './payload-crypto.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
@@ -267,6 +268,15 @@ const envSchema = z.object({
   DEAD_LETTER_RETENTION_COUNT: int(10_000, 1, 10_000_000),
   ALERT_WEBHOOK_URL: url(['https:', 'http:']),
   ALERT_BATCH_WINDOW_MS: int(60_000, 100, 3_600_000),
+  // Encrypted OTP codes (issue 12): read by producers (the client) and workers alike.
+  PAYLOAD_ENCRYPTION_KEY: optionalText.refine(
+    (v) => v === undefined || v.split(',').every((key) => encryptionKey(key) !== undefined),
+    { message: 'expected 32-byte keys in base64 (openssl rand -base64 32), comma-separated' },
+  ),
+  ENCRYPTED_FIELDS: optionalText.refine(
+    (v) => v === undefined || v.split(',').every((pair) => /^\s*\w+\s*=\s*\w+(\s*\+\s*\w+)*\s*$/.test(pair)),
+    { message: 'expected task=field pairs, comma-separated (several fields: task=a+b)' },
+  ),
 });
 
 /** The variables the service reads; `.env.example` must list exactly these. */
@@ -374,6 +384,8 @@ export interface Config {
   monitor: MonitorConfig;
   bridges: BridgesConfig;
   deadLetters: DeadLettersConfig;
+  /** PAYLOAD_ENCRYPTION_KEY and ENCRYPTED_FIELDS: no keys, no encryption. */
+  encryption: PayloadEncryption;
 }
 
 /** The `dead_letter` queue and its alerts (issue 12). */
@@ -579,6 +591,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       alertWebhookUrl: e.ALERT_WEBHOOK_URL,
       alertBatchWindowMs: e.ALERT_BATCH_WINDOW_MS,
     },
+    encryption: payloadEncryption(e),
   };
   return deepFreeze(config);
 }
@@ -711,14 +724,41 @@ function credentials(user: string | undefined, password: string | undefined): Cr
   return user && password ? { user, password } : undefined;
 }
 
-/** What a producer needs: only the Redis variables, so a producer never has to configure SMTP or a database. */
-export interface ClientConfig {
-  redis: RedisTarget;
+const ENCRYPTION_VARIABLES = { PAYLOAD_ENCRYPTION_KEY: true, ENCRYPTED_FIELDS: true } as const;
+
+/** The OTP code's field unless ENCRYPTED_FIELDS says otherwise. */
+const DEFAULT_ENCRYPTED_FIELDS = 'send_otp_verification_email=otp';
+
+function payloadEncryption(e: {
+  PAYLOAD_ENCRYPTION_KEY?: string | undefined;
+  ENCRYPTED_FIELDS?: string | undefined;
+}): PayloadEncryption {
+  const keys = (e.PAYLOAD_ENCRYPTION_KEY ?? '')
+    .split(',')
+    .filter((key) => key.trim())
+    .map((key) => encryptionKey(key)!);
+  const fields = Object.fromEntries(
+    (e.ENCRYPTED_FIELDS ?? DEFAULT_ENCRYPTED_FIELDS).split(',').map((pair) => {
+      const [task = '', list = ''] = pair.split('=').map((part) => part.trim());
+      return [task, list.split('+').map((field) => field.trim())];
+    }),
+  );
+  return { keys, fields };
 }
 
-const clientSchema = envSchema.pick(REDIS_VARIABLES);
+/**
+ * What a producer needs: the Redis variables, and the encryption ones (the client encrypts), so a producer never
+ * has to configure SMTP or a database.
+ */
+export interface ClientConfig {
+  redis: RedisTarget;
+  encryption: PayloadEncryption;
+}
 
-type RedisVariables = z.output<typeof clientSchema>;
+const clientSchema = envSchema.pick({ ...REDIS_VARIABLES, ...ENCRYPTION_VARIABLES });
+
+const redisSchema = envSchema.pick(REDIS_VARIABLES);
+type RedisVariables = z.output<typeof redisSchema>;
 
 export function loadClientConfig(env: Env = readProcessEnv()): ClientConfig {
   const parsed = clientSchema.safeParse(env);
@@ -727,7 +767,18 @@ export function loadClientConfig(env: Env = readProcessEnv()): ClientConfig {
     ...redisProblems(env, parsed.data),
   ];
   if (problems.length || !parsed.success) throw new ConfigError(problems);
-  return deepFreeze({ redis: redisTarget(parsed.data) });
+  return deepFreeze({ redis: redisTarget(parsed.data), encryption: payloadEncryption(parsed.data) });
+}
+
+const encryptionSchema = envSchema.pick(ENCRYPTION_VARIABLES);
+
+/** PAYLOAD_ENCRYPTION_KEY and ENCRYPTED_FIELDS alone: for a client given its Redis in code. */
+export function loadEncryptionConfig(env: Env = readProcessEnv()): PayloadEncryption {
+  const parsed = encryptionSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
+  }
+  return deepFreeze(payloadEncryption(parsed.data));
 }
 
 function redisTarget(e: RedisVariables): RedisTarget {

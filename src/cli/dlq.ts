@@ -102,6 +102,7 @@ async function withAdmin<T>(work: (admin: DeadLetterAdmin) => Promise<T>): Promi
         queueFor: (name) => handles.queues.get(name as QueueName),
         jobState: createJobState(redis, (queue) => queuePrefix(config.redis, queue)),
         redis,
+        keys: config.encryption.keys,
       }),
     );
   } finally {

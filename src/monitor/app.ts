@@ -125,6 +125,7 @@ export async function startMonitor(
       queueFor: (name) => handles.queues.get(name as never),
       jobState: createJobState(redis, (queue) => queuePrefix(config.redis, queue)),
       redis,
+      keys: config.encryption.keys,
     });
 
     const database = await openDatabase(config, {

@@ -49,6 +49,14 @@ export async function buildContext(
       `UNCERTAIN_DELIVERY: unknown task ${unknownTasks.join(', ')}; known: ${TASK_NAMES.join(', ')}`,
     );
   }
+  const unknownEncrypted = Object.keys(config.encryption.fields).filter(
+    (name) => !Object.hasOwn(tasks, name),
+  );
+  if (unknownEncrypted.length) {
+    throw new StartupError(
+      `ENCRYPTED_FIELDS: unknown task ${unknownEncrypted.join(', ')}; known: ${TASK_NAMES.join(', ')}`,
+    );
+  }
   const templates = await prepareTemplates(config);
   logger.info({ templates: templates.names.length }, 'templates compiled');
 

@@ -9,6 +9,7 @@
  */
 import type { Job, Queue } from 'bullmq';
 import { maskEmailsIn } from '../logger.js';
+import { decryptPayload, type EncryptionKey } from '../payload-crypto.js';
 import { findTask } from '../tasks/registry.js';
 import { parsePayload } from '../tasks/parse-payload.js';
 import { DEAD_LETTER_QUEUE, FAILED_JOB_SOURCE, type DeadLetterData } from './dead-letter.js';
@@ -59,6 +60,8 @@ export interface DeadLetterAdminDeps {
   queueFor(name: string): Queue | undefined;
   jobState: JobState;
   redis: RedisConnection;
+  /** PAYLOAD_ENCRYPTION_KEY: an encrypted OTP is decrypted to read its deadline. */
+  keys?: readonly EncryptionKey[];
   now?: () => Date;
 }
 
@@ -70,6 +73,7 @@ export function deadLetterAdmin({
   queueFor,
   jobState,
   redis,
+  keys = [],
   now = () => new Date(),
 }: DeadLetterAdminDeps) {
   const list: DeadLetterAdmin['list'] = async (filter = {}) => {
@@ -118,7 +122,7 @@ export function deadLetterAdmin({
       await letter.remove().catch(() => undefined);
       return refuse(id, `its job is ${state} now, not failed; letter removed`);
     }
-    const deadline = expiredAt(job, now());
+    const deadline = expiredAt(job, keys, now());
     if (deadline)
       return refuse(id, `expired at ${deadline.toISOString()}: a late ${job.name} is worse than none`);
     // A fresh budget: the attempts charged (job-state.ts) and the crashes counted (BullMQ's stc) start again.
@@ -157,11 +161,12 @@ export function deadLetterAdmin({
 }
 
 /** The task's deadline or the payload's `expires_at`, when passed; undefined for a payload that does not parse. */
-function expiredAt(job: Job, now: Date): Date | undefined {
+function expiredAt(job: Job, keys: readonly EncryptionKey[], now: Date): Date | undefined {
   const task = findTask(job.name);
   if (!task) return undefined;
   try {
-    return expiry(task, parsePayload(task, job.data), new Date(job.timestamp), now);
+    const payload = parsePayload(task, decryptPayload(task.name, job.data, keys));
+    return expiry(task, payload, new Date(job.timestamp), now);
   } catch {
     const expiresAt = (job.data as { expires_at?: unknown } | undefined)?.expires_at;
     const deadline = typeof expiresAt === 'string' ? new Date(expiresAt) : undefined;

@@ -23,6 +23,7 @@ import {
 import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
+import { decryptPayload } from '../payload-crypto.js';
 import { parsePayload } from '../tasks/parse-payload.js';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import { resolveRetry } from './backoff.js';
@@ -159,7 +160,8 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     let delivery: JobDelivery | undefined;
     try {
       if (!task) throw new UnknownTaskError(job.name, TASK_NAMES);
-      const payload = parsePayload(task, data);
+      // Encrypted fields (the OTP code) are clear only in this run's memory, from here to the send.
+      const payload = parsePayload(task, decryptPayload(task.name, data, config.encryption.keys));
       const key = deliveryKey(task.name, job, config.redis.prefix);
       delivery = jobDelivery(
         job,

@@ -199,6 +199,7 @@ export async function startWorkers(
       queueFor: (name) => handles.queues.get(name as QueueName),
       jobState,
       redis,
+      keys: config.encryption.keys,
     });
     closers.push(
       stopWatchdog,

@@ -247,7 +247,10 @@ describe('USERS_ACTIVE_COLUMN', () => {
 describe('loadClientConfig', () => {
   it('builds the Redis target from the same variables as the workers', () => {
     const env = { REDIS_HOST: 'cache.internal', REDIS_PASSWORD: 'p@ss', QUEUE_PREFIX: 'emails' };
-    expect(loadClientConfig(env)).toEqual({ redis: loadConfig(env).redis });
+    expect(loadClientConfig(env)).toEqual({
+      redis: loadConfig(env).redis,
+      encryption: loadConfig(env).encryption,
+    });
     expect(loadClientConfig(env).redis.prefix).toBe('emails');
   });
 
