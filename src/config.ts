@@ -757,8 +757,7 @@ export interface ClientConfig {
 
 const clientSchema = envSchema.pick({ ...REDIS_VARIABLES, ...ENCRYPTION_VARIABLES });
 
-const redisSchema = envSchema.pick(REDIS_VARIABLES);
-type RedisVariables = z.output<typeof redisSchema>;
+type RedisVariables = z.output<ReturnType<typeof envSchema.pick<typeof REDIS_VARIABLES>>>;
 
 export function loadClientConfig(env: Env = readProcessEnv()): ClientConfig {
   const parsed = clientSchema.safeParse(env);
