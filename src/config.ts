@@ -217,6 +217,13 @@ const envSchema = z.object({
   SMTP_POOL_SIZE: int(5, 1, 100),
   // A new connection costs a handshake (and often TLS and a greeting delay): recycle them rarely.
   SMTP_MAX_MESSAGES: int(1000, 1, 100_000),
+  // A fallback relay (issue 12): critical tasks go through it while the primary's breaker is open.
+  SMTP_FALLBACK_HOST: optionalText,
+  SMTP_FALLBACK_PORT: int(587, 1, 65_535),
+  SMTP_FALLBACK_USERNAME: optionalText,
+  SMTP_FALLBACK_PASSWORD: optionalText,
+  SMTP_FALLBACK_SECURE: bool(false),
+  CRITICAL_TASKS: nameList('send_otp_verification_email,send_waitlist_notification'),
   FROM_ADDRESS: email,
   FROM_NAME: optionalText,
   REPLY_TO: email,
@@ -374,6 +381,13 @@ export interface Config {
     uncertainDelivery: Readonly<Record<string, 'resend' | 'mark_unknown'>>;
   };
   smtp: SmtpConfig;
+  /**
+   * SMTP_FALLBACK_*: a second relay, with the primary's other settings (TLS, pool, timeouts, DKIM). While the
+   * primary's breaker is open, `criticalTasks` go through it and the others wait for the primary.
+   */
+  smtpFallback: (SmtpConfig & { host: string }) | undefined;
+  /** CRITICAL_TASKS: what may take the fallback relay (OTP and waitlist offers: they expire). */
+  criticalTasks: readonly string[];
   mail: { fromAddress: string; fromName: string; replyTo: string | undefined };
   brand: { name: string; color: string; logoUrl: string | undefined; supportEmail: string; appUrl: string };
   /** What fills a payload's gaps: its locale, zone and currency, and the link of buttons without their own. */
@@ -557,6 +571,8 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
           : undefined,
       outboxDir: resolve(PROJECT_ROOT, e.OUTBOX_DIR ?? 'var/outbox'),
     },
+    smtpFallback: undefined,
+    criticalTasks: e.CRITICAL_TASKS,
     mail: { fromAddress, fromName, replyTo: e.REPLY_TO },
     brand: {
       name: fromName,
@@ -593,6 +609,16 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
     },
     encryption: payloadEncryption(e),
   };
+  if (e.SMTP_FALLBACK_HOST) {
+    config.smtpFallback = {
+      ...config.smtp,
+      host: e.SMTP_FALLBACK_HOST,
+      port: e.SMTP_FALLBACK_PORT,
+      secure: e.SMTP_FALLBACK_SECURE,
+      username: e.SMTP_FALLBACK_USERNAME,
+      password: e.SMTP_FALLBACK_PASSWORD,
+    };
+  }
   return deepFreeze(config);
 }
 
@@ -677,6 +703,12 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
   const dkimSet = ['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'].filter(set).length;
   if (dkimSet !== 0 && dkimSet !== 3) {
     problems.push('DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three or none');
+  }
+  if (set('SMTP_FALLBACK_USERNAME') && !set('SMTP_FALLBACK_PASSWORD')) {
+    problems.push('SMTP_FALLBACK_PASSWORD: required when SMTP_FALLBACK_USERNAME is set');
+  }
+  if (set('SMTP_FALLBACK_HOST') && !set('SMTP_HOST')) {
+    problems.push('SMTP_FALLBACK_HOST: needs SMTP_HOST (a fallback for the primary relay)');
   }
   if (set('SMTP_USERNAME') && !set('SMTP_PASSWORD')) {
     problems.push('SMTP_PASSWORD: required when SMTP_USERNAME is set');

@@ -39,6 +39,13 @@ import type { WorkerMetrics } from './metrics.js';
 /** What a handler's context is built from, once per process. */
 export interface Services extends Omit<TaskContext, 'job' | 'delivery' | 'send'> {
   send(email: OutgoingEmail, options?: SendOptions): Promise<SentEmail>;
+  /** The primary relay's name (`primary`, or `outbox` in development), recorded with each email it sends. */
+  relay?: string;
+  /**
+   * The fallback relay (SMTP_FALLBACK_HOST): critical tasks (CRITICAL_TASKS) send through it while the primary's
+   * SMTP breaker is open, instead of waiting.
+   */
+  fallback?: { name: string; send: Services['send'] } | undefined;
 }
 
 export interface ProcessorDeps {
@@ -56,7 +63,7 @@ export interface ProcessorDeps {
   /** What every job of a task's queue needs: while one of them is out, its jobs go back at once. */
   dependenciesOf(queue: QueueName): readonly Dependency[];
   /** Counts each outcome for /metrics (issue 9). */
-  metrics?: Pick<WorkerMetrics, 'jobOutcome'>;
+  metrics?: Pick<WorkerMetrics, 'jobOutcome' | 'relaySent'>;
 }
 
 export type Processor = (job: Job, token?: string) => Promise<unknown>;
@@ -135,7 +142,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
 
     const task = findTask(job.name);
     if (stopping) return returnToQueue(job, token, 'the worker is stopping', outcome);
-    const open = task && deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d));
+    // A critical task does not wait for the primary relay while a fallback can take it.
+    const mayFallBack = Boolean(task && services.fallback && config.criticalTasks.includes(task.name));
+    const open =
+      task &&
+      deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d) && !(d === 'smtp' && mayFallBack));
     if (open) return turnBack(`${open} breaker open`, config.breaker.probeIntervalMs, open);
     const recovered = job.stalledCounter >= 2;
     if (recovered && recoveredRunning) {
@@ -237,7 +248,10 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           run.controller.signal.throwIfAborted();
           deps.crashAt('before-send', run.jobId);
           enter('waiting for an SMTP connection', 'smtp');
-          const sent = await services.send(
+          // Decided per send: the primary's breaker may have closed again since the run began.
+          const fallback = mayFallBack && breakers.isOpen('smtp') ? services.fallback : undefined;
+          const relay = fallback?.name ?? services.relay;
+          const sent = await (fallback?.send ?? services.send)(
             { ...email, messageId },
             {
               signal: run.controller.signal,
@@ -249,9 +263,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
             },
           );
           run.accepted = true;
-          breakers.success('smtp');
+          // The fallback answering says nothing about the primary: only the primary closes its breaker.
+          if (!fallback) breakers.success('smtp');
+          if (relay) deps.metrics?.relaySent(relay);
           deps.crashAt('after-250', run.jobId);
-          return sent;
+          return relay ? { ...sent, relay } : sent;
         },
       };
       const result = await withTimeout(

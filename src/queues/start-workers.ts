@@ -9,6 +9,7 @@ import type { Dependency } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox } from '../mail/outbox.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
+import { findTask } from '../tasks/registry.js';
 import { buildContext, type Closers } from './build-context.js';
 import { createBreakers, type Breakers } from './breakers.js';
 import { crashHook } from './crash-points.js';
@@ -87,6 +88,14 @@ export async function startWorkers(
       : undefined;
     // Before the pools close, and as soon as the database is back: sends it could not record, recorded.
     closers.push(() => unrecorded?.recordAll());
+    const fallbackQueues = new Set<QueueName>(
+      context.fallback
+        ? config.criticalTasks.flatMap((name) => {
+            const task = findTask(name);
+            return task ? [task.queue] : [];
+          })
+        : [],
+    );
     const breakers = createBreakers({
       threshold: config.breaker.threshold,
       probeIntervalMs: config.breaker.probeIntervalMs,
@@ -104,8 +113,11 @@ export async function startWorkers(
         if (dependency === 'database' && state === 'closed') unrecorded?.recordAll().catch(() => undefined);
         if (closing) return;
         for (const slot of slots) {
-          const blocked = dependenciesOf(slot.queue.name as QueueName, config).some((d) =>
-            breakers.isOpen(d),
+          const queue = slot.queue.name as QueueName;
+          // A queue that holds a critical task keeps running on the fallback relay; its other tasks are turned
+          // back one by one (process-job.ts) until the primary is back.
+          const blocked = dependenciesOf(queue, config).some(
+            (d) => breakers.isOpen(d) && !(d === 'smtp' && fallbackQueues.has(queue)),
           );
           if (blocked && !slot.worker.isPaused()) void slot.worker.pause(true);
           if (!blocked && slot.worker.isPaused()) void slot.worker.resume();
@@ -126,6 +138,11 @@ export async function startWorkers(
         // Both are closures over state built once, not methods that need their object.
         render: templates.render,
         send: metrics.timeSend(mailer.send),
+        relay: mailer.name,
+        fallback: context.fallback && {
+          name: context.fallback.name,
+          send: metrics.timeSend(context.fallback.send),
+        },
         checkHealth: () => checkHealth({ redis, mailer, pool: database?.pool, templates, breakers }),
         now: () => new Date(),
       },
