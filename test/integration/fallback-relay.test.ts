@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { recipientOf } from '../helpers/jobs.js';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { closedPort, startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { databaseEnv, startTestWorkers, type TestWorkers } from '../helpers/workers.js';
@@ -16,6 +16,7 @@ let fallback: SmtpSink;
 let proxy: TcpProxy;
 let db: TestSchema;
 let w: TestWorkers;
+let healthPort: number;
 
 beforeAll(async () => {
   primary = await startSmtpSink();
@@ -24,7 +25,9 @@ beforeAll(async () => {
   db = await createTestSchema('fallback_relay');
   await db.addUser({ id: 1, email: 'booking-0@example.com' });
   await db.addUser({ id: 2, email: 'booking-1@example.com' });
+  healthPort = await closedPort();
   w = await startTestWorkers('fallback-relay', {
+    HEALTH_PORT: String(healthPort),
     ...databaseEnv(db),
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: String(proxy.port),
@@ -97,8 +100,11 @@ it('sends OTPs through the fallback while the primary is down; booking emails wa
       what: 'the ledger row',
     });
   }
-  // Nothing went twice, and nothing to the wrong relay.
+  // Nothing went twice, and nothing to the wrong relay; the metrics count per relay.
   expect(fallback.messages).toHaveLength(3);
+  const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  expect(metrics).toMatch(/^email_relay_sent_total\{relay="fallback"\} 3$/m);
+  expect(metrics).toMatch(/^email_relay_sent_total\{relay="primary"\} 2$/m);
   expect(
     w.logs.filter((line) => line.level === 60 && line.msg === 'dead letter: job failed for good'),
   ).toEqual([]);
