@@ -15,6 +15,7 @@ export {
   QueueUnavailableError,
   TaskFailedError,
   TransientError,
+  UndecryptablePayloadError,
   UnknownTaskError,
   WaitTimeoutError,
   type Dependency,

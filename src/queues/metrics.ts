@@ -26,6 +26,8 @@ export interface WorkerMetrics {
   jobOutcome(task: string, outcome: string, durationMs: number): void;
   /** Times each call of `send` into the SMTP histogram. */
   timeSend<A extends unknown[], R>(send: (...args: A) => Promise<R>): (...args: A) => Promise<R>;
+  /** One email accepted by a relay (`primary`, `fallback`, `outbox`). */
+  relaySent(relay: string): void;
   /** 0 closed, 1 half-open, 2 open: what issue 8's circuit breakers report. */
   setBreakerState(dependency: string, state: BreakerState): void;
   totals(): Readonly<JobTotals>;
@@ -67,6 +69,12 @@ export function createWorkerMetrics(): WorkerMetrics {
     buckets: DURATION_BUCKETS_S,
     registers: [registry],
   });
+  const relaySends = new Counter({
+    name: 'email_relay_sent_total',
+    help: 'Emails accepted, per relay: primary, fallback (while the primary is out) or outbox',
+    labelNames: ['relay'] as const,
+    registers: [registry],
+  });
   const breakers = new Gauge({
     name: 'email_breaker_state',
     help: 'Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open',
@@ -104,6 +112,9 @@ export function createWorkerMetrics(): WorkerMetrics {
           throw error;
         }
       };
+    },
+    relaySent(relay) {
+      relaySends.inc({ relay });
     },
     setBreakerState(dependency, state) {
       breakers.set({ dependency }, BREAKER_VALUE[state]);

@@ -23,7 +23,7 @@ import {
 import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
-import { parsePayload } from '@email-workers/client/internal';
+import { decryptPayload, parsePayload } from '@email-workers/client/internal';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import { resolveRetry } from './backoff.js';
 import type { Breakers } from './breakers.js';
@@ -38,6 +38,13 @@ import type { WorkerMetrics } from './metrics.js';
 /** What a handler's context is built from, once per process. */
 export interface Services extends Omit<TaskContext, 'job' | 'delivery' | 'send'> {
   send(email: OutgoingEmail, options?: SendOptions): Promise<SentEmail>;
+  /** The primary relay's name (`primary`, or `outbox` in development), recorded with each email it sends. */
+  relay?: string;
+  /**
+   * The fallback relay (SMTP_FALLBACK_HOST): critical tasks (CRITICAL_TASKS) send through it while the primary's
+   * SMTP breaker is open, instead of waiting.
+   */
+  fallback?: { name: string; send: Services['send'] } | undefined;
 }
 
 export interface ProcessorDeps {
@@ -55,7 +62,7 @@ export interface ProcessorDeps {
   /** What every job of a task's queue needs: while one of them is out, its jobs go back at once. */
   dependenciesOf(queue: QueueName): readonly Dependency[];
   /** Counts each outcome for /metrics (issue 9). */
-  metrics?: Pick<WorkerMetrics, 'jobOutcome'>;
+  metrics?: Pick<WorkerMetrics, 'jobOutcome' | 'relaySent'>;
 }
 
 export type Processor = (job: Job, token?: string) => Promise<unknown>;
@@ -134,7 +141,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
 
     const task = findTask(job.name);
     if (stopping) return returnToQueue(job, token, 'the worker is stopping', outcome);
-    const open = task && deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d));
+    // A critical task does not wait for the primary relay while a fallback can take it.
+    const mayFallBack = Boolean(task && services.fallback && config.criticalTasks.includes(task.name));
+    const open =
+      task &&
+      deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d) && !(d === 'smtp' && mayFallBack));
     if (open) return turnBack(`${open} breaker open`, config.breaker.probeIntervalMs, open);
     const recovered = job.stalledCounter >= 2;
     if (recovered && recoveredRunning) {
@@ -159,7 +170,8 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     let delivery: JobDelivery | undefined;
     try {
       if (!task) throw new UnknownTaskError(job.name, TASK_NAMES);
-      const payload = parsePayload(task, data);
+      // Encrypted fields (the OTP code) are clear only in this run's memory, from here to the send.
+      const payload = parsePayload(task, decryptPayload(task.name, data, config.encryption.keys));
       const key = deliveryKey(task.name, job, config.redis.prefix);
       delivery = jobDelivery(
         job,
@@ -235,7 +247,10 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           run.controller.signal.throwIfAborted();
           deps.crashAt('before-send', run.jobId);
           enter('waiting for an SMTP connection', 'smtp');
-          const sent = await services.send(
+          // Decided per send: the primary's breaker may have closed again since the run began.
+          const fallback = mayFallBack && breakers.isOpen('smtp') ? services.fallback : undefined;
+          const relay = fallback?.name ?? services.relay;
+          const sent = await (fallback?.send ?? services.send)(
             { ...email, messageId },
             {
               signal: run.controller.signal,
@@ -247,9 +262,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
             },
           );
           run.accepted = true;
-          breakers.success('smtp');
+          // The fallback answering says nothing about the primary: only the primary closes its breaker.
+          if (!fallback) breakers.success('smtp');
+          if (relay) deps.metrics?.relaySent(relay);
           deps.crashAt('after-250', run.jobId);
-          return sent;
+          return relay ? { ...sent, relay } : sent;
         },
       };
       const result = await withTimeout(
@@ -333,7 +350,12 @@ async function endClaim(
 }
 
 /** The passed deadline, if the job is past its task's expiry or its payload's `expires_at`. */
-function expiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: Date): Date | undefined {
+export function expiry(
+  task: TaskDefinition,
+  payload: unknown,
+  enqueuedAt: Date,
+  now: Date,
+): Date | undefined {
   const deadlines = [task.expiresAt?.(payload as never, enqueuedAt)];
   const expiresAt = (payload as { expires_at?: string }).expires_at;
   if (expiresAt) deadlines.push(new Date(expiresAt));
