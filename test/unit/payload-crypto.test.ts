@@ -2,12 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { UndecryptablePayloadError } from '../../src/errors.js';
-import {
-  decryptPayload,
-  encryptPayload,
-  encryptionKey,
-  isEncrypted,
-} from '@email-workers/client/internal';
+import { decryptPayload, encryptPayload, encryptionKey, isEncrypted } from '@email-workers/client/internal';
 
 const key = () => randomBytes(32).toString('base64');
 const OTP = 'send_otp_verification_email';
