@@ -205,6 +205,8 @@ function serviceEnv(prefix: string, sinkPort: number, database: BenchDatabase, l
     LEDGER_SCHEMA: database.schema,
     LEDGER_ENABLED: String(ledger),
     MIGRATE_ON_START: 'true',
+    // Not measured, and 8004 may be taken by another service on the machine.
+    HEALTH_PORT: '0',
     // Experiments: BENCH_SERVICE_<NAME>=value sets <NAME> for the service's workers.
     ...Object.fromEntries(
       Object.entries(process.env)
