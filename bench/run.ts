@@ -16,14 +16,13 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { createEmailClient, jobIdForKey, type EnqueueRequest } from '../src/client.js';
+import { createEmailClient, jobIdForKey, type EnqueueRequest, type TaskName } from '@email-workers/client';
 import { loadConfig } from '../src/config.js';
 import { answers, startEmbeddedDatabase } from '../src/db/embedded.js';
 import { loadTemplates } from '../src/mail/templates.js';
 import { renderSample } from '../src/tasks/render-sample.js';
 import { tasks } from '../src/tasks/registry.js';
 import { messageIdFor } from '../src/mail/transport.js';
-import type { TaskName } from '../src/tasks/registry.js';
 import { runCelery, celeryAvailable, processTree } from './celery.js';
 import { ledgerCost, redisCost, type LedgerCost, type RedisCost } from './scale.js';
 import { bridgeQueue, celeryProducerAvailable, removeCeleryQueue, sendCeleryTasks } from './celery-bridge.js';
@@ -931,7 +930,7 @@ function table(r: {
     '',
     ...(r.scale ? scaleLines(r.scale) : []),
     '',
-    `Enqueue (tasks/s): the typed client, and POST /api/tasks/:name over ${API_CONNECTIONS} keep-alive connections`,
+    `Enqueue (tasks/s): the typed client (@email-workers/client), and POST /api/tasks/:name over ${API_CONNECTIONS} keep-alive connections`,
     '',
     `| client, one at a time | client, bulk (500 a call) | client, ${API_CONNECTIONS} in flight | HTTP API, ${API_CONNECTIONS} connections | bare express, same requests | API × bare |`,
     '|---|---|---|---|---|---|',

@@ -12,10 +12,9 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type pg from 'pg';
-import { createEmailClient, type EnqueueRequest } from '../src/client.js';
+import { createEmailClient, type EnqueueRequest, type TaskName } from '@email-workers/client';
 import { createLedger } from '../src/db/ledger/index.js';
 import { migrate } from '../src/db/migrate.js';
-import type { TaskName } from '../src/tasks/registry.js';
 import { removePrefix } from '../test/helpers/redis.js';
 import { payloadFor, QUEUE_OF, taskAt } from './workload.js';
 

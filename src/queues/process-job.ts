@@ -23,7 +23,7 @@ import {
 import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
-import { parsePayload } from '../tasks/parse-payload.js';
+import { parsePayload } from '@email-workers/client/internal';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import { resolveRetry } from './backoff.js';
 import type { Breakers } from './breakers.js';
