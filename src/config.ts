@@ -3,7 +3,7 @@
  * problem, and returns a frozen {@link Config} that is passed down from there. Every variable is listed with its
  * default in `.env.example` (a test keeps the two in step).
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -96,6 +96,12 @@ const envSchema = z.object({
   ...REDIS_ENV,
 
   WORKER_CONCURRENCY: int(10, 1, 1_000),
+  WORKER_PROCESSES: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === 'auto' || /^([1-9]|[1-5][0-9]|6[0-4])$/.test(v), {
+      message: 'expected auto or an integer from 1 to 64',
+    }),
   WORKER_NAME: optionalText,
   JOB_TIMEOUT_MS: int(60_000, 1_000, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0, 3_600_000),
@@ -258,6 +264,8 @@ export interface Config {
   redis: RedisTarget;
   worker: {
     concurrency: number;
+    /** Worker processes under one supervisor (WORKER_PROCESSES; `auto`: one per CPU). 1: the process itself. */
+    processes: number;
     name: string;
     jobTimeoutMs: number;
     shutdownTimeoutMs: number;
@@ -400,6 +408,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
     redis: redisTarget(e),
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
+      processes: workerProcesses(e.WORKER_PROCESSES),
       name: e.WORKER_NAME ?? `email-worker@${hostname()}`,
       jobTimeoutMs: e.JOB_TIMEOUT_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
@@ -641,6 +650,12 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
     problems.push('RETRY_DELAY_MAX: must not be below RETRY_DELAY');
   }
   return problems;
+}
+
+/** `auto`: one per CPU the process may use. */
+export function workerProcesses(text: string | undefined): number {
+  if (text === undefined) return 1;
+  return text === 'auto' ? availableParallelism() : Number(text);
 }
 
 /** -1 for a bad value (reported by crossProblems). */

@@ -35,6 +35,8 @@ Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)
   --concurrency N     jobs at once per queue (default: WORKER_CONCURRENCY, 10)
   --name NAME         worker name shown in Redis (default: email-worker@<host>)
+  --processes N|auto  worker processes under one supervisor (default: WORKER_PROCESSES, 1; auto: one per
+                      CPU): restarted when they crash, stopped together, one HEALTH_PORT for all
   --monitor           run the monitor instead of workers: Bull Board, /workers, /templates, /outbox,
                       /deliveries, the task API under /api and /metrics on MONITOR_PORT (5555)
   --celery-bridge     run the Celery bridge in the same process as the workers

@@ -80,6 +80,8 @@ export function createWorkerMetrics(): WorkerMetrics {
     help: 'Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open',
     labelNames: ['dependency'] as const,
     registers: [registry],
+    // Under a supervisor: the worst of its processes.
+    aggregator: 'max',
   });
   const totals: JobTotals = { total: 0, sent: 0, skipped: 0, failed: 0, retried: 0, dead_lettered: 0 };
 
@@ -133,6 +135,8 @@ export function registerQueueGauges(registry: Registry, queues: () => readonly Q
     help: 'Jobs per queue and state (waiting includes prioritized jobs)',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
+    // Every worker process reads the same queues: under a supervisor, one reading, not their sum.
+    aggregator: 'max',
     async collect() {
       this.reset();
       await Promise.all(

@@ -40,6 +40,8 @@ export interface WorkerOptions {
   watchdogIntervalMs?: number;
   /** Aborting it stops a start-up that is still waiting for Redis or PostgreSQL. */
   signal?: AbortSignal;
+  /** One of `--processes N`: health and metrics go to the supervisor over IPC (supervised.ts). */
+  supervised?: boolean;
 }
 
 export interface RunningWorkers {
@@ -237,6 +239,7 @@ export async function startWorkers(
         ],
         queues: slots.map((slot) => slot.queue),
         worker: settings,
+        supervised: options.supervised,
       }),
     );
     logger.info(
