@@ -9,6 +9,8 @@ import type { Dependency } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox } from '../mail/outbox.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
+import { createSuppressionList } from '../db/suppressions.js';
+import { createAdmission } from './admission.js';
 import { buildContext, type Closers } from './build-context.js';
 import { createBreakers, type Breakers } from './breakers.js';
 import { crashHook } from './crash-points.js';
@@ -19,6 +21,8 @@ import { createJobState, lockHolder } from './job-state.js';
 import { scheduleMaintenance } from './maintenance.js';
 import { openQueues } from './open-queues.js';
 import { createProcessor, type Processor } from './process-job.js';
+import { createRecipientLimits } from './recipient-limits.js';
+import { createSendQuota } from './send-quota.js';
 import { createWorkerMetrics } from './metrics.js';
 import { startObservability } from './observability.js';
 import { breakerProbe, healthProbes } from './readiness.js';
@@ -132,6 +136,14 @@ export async function startWorkers(
       unrecorded,
       dependenciesOf: (queue) => dependenciesOf(queue, config),
       metrics,
+      // issue 12: the suppression list lives beside the ledger (same database, schema and migrations).
+      admission: createAdmission({
+        suppressions:
+          ledger && database ? createSuppressionList(database.pool, config.ledger.schema) : undefined,
+        limits: createRecipientLimits(redis, config.redis.prefix, config.deliverability.recipientLimits),
+        suppressionDays: config.deliverability.suppressionDays,
+      }),
+      quota: createSendQuota(redis, config.redis.prefix, config.deliverability.rateLimit),
     });
 
     const handles = openQueues(queueNames, redis, config, logger);
