@@ -18,6 +18,8 @@ const SLOW_DOWN_COOLDOWN_MS = 1_000;
 export const THROTTLED_BASE_RATE: SendRate = { perSecond: 10, burst: 10 };
 /** A wait longer than this goes back to the queue (without charge) rather than holding its job and slot. */
 const MAX_WAIT_IN_PROCESS_MS = 2_000;
+/** Without EMAIL_RATE_LIMIT: how long one answer "not slowed down" holds in a process. */
+const UNLIMITED_RECHECK_MS = 1_000;
 
 const FACTOR = `
 local function clock()
@@ -32,11 +34,12 @@ end
 `;
 
 // ARGV: rate per second, burst, recovery ms, limited (1: a quota is configured; 0: only while slowed down).
-// Returns 0 when a token was taken, else the ms until the next one.
+// Returns 0 when a token was taken, -1 when no quota applies (none configured, none slowed), else the ms until the
+// next token.
 const TAKE = `${FACTOR}
 local now = clock()
 local f = factor(now, tonumber(ARGV[3]))
-if ARGV[4] == '0' and f >= 1 then return 0 end
+if ARGV[4] == '0' and f >= 1 then return -1 end
 local perMs = tonumber(ARGV[1]) * f / 1000
 -- While slowed down the burst shrinks too: a full bucket must not send a burst into the throttle.
 local cap = math.max(1, tonumber(ARGV[2]) * f)
@@ -84,13 +87,17 @@ export function createSendQuota(
   // One hash tag: both keys in one slot, so one script may touch them in a Cluster.
   const keys = [`{${prefix}:quota}:bucket`, `{${prefix}:quota}:backpressure`];
   const { perSecond, burst } = rate ?? THROTTLED_BASE_RATE;
+  // Without a quota, full speed is known for a second at a time rather than asked of Redis for every email.
+  let unlimitedUntil = 0;
   return {
     async take(signal) {
+      if (Date.now() < unlimitedUntil) return;
       for (;;) {
         signal?.throwIfAborted();
         const wait = Number(
           await redis.eval(TAKE, 2, ...keys, perSecond, burst, THROTTLE_RECOVERY_MS, rate ? 1 : 0),
         );
+        if (wait < 0) unlimitedUntil = Date.now() + UNLIMITED_RECHECK_MS;
         if (wait <= 0) return;
         if (wait > MAX_WAIT_IN_PROCESS_MS) throw new QuotaExceededError(wait);
         // A little jitter, so the runs that waited for the same token do not all ask again at once.
@@ -98,6 +105,7 @@ export function createSendQuota(
       }
     },
     async slowDown() {
+      unlimitedUntil = 0;
       const f = await redis.eval(
         SLOW_DOWN,
         2,
