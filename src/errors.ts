@@ -135,7 +135,9 @@ export class RateLimitedError extends PermanentError {
 export class SuppressedError extends PermanentError {
   override readonly code = 'RECIPIENT_SUPPRESSED';
   constructor(reason: string, until: Date | undefined) {
-    super(`suppressed: the address is on the suppression list (${reason}${until ? ` until ${until.toISOString()}` : ''})`);
+    super(
+      `suppressed: the address is on the suppression list (${reason}${until ? ` until ${until.toISOString()}` : ''})`,
+    );
   }
 }
 

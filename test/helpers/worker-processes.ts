@@ -51,7 +51,7 @@ export async function startWorkerProcesses(
     });
   } catch (error) {
     await handle.stop();
-    throw new Error(`${(error as Error).message}\n${outputs.join('\n---\n').slice(-4000)}`);
+    throw new Error(`${(error as Error).message}\n${outputs.join('\n---\n').slice(-4000)}`, { cause: error });
   }
   return handle;
 }

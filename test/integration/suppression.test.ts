@@ -1,0 +1,144 @@
+/**
+ * Bounces and the suppression list: a 550 at RCPT TO marks the delivery bounced and suppresses the address for
+ * SUPPRESSION_DAYS; a later email to it fails at once, `suppressed`, without an SMTP transaction. A refusal of
+ * our side (535 at AUTH) suppresses nobody. `start-workers suppression` lists, adds and removes.
+ */
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../helpers/cli.js';
+import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { waitFor } from '../helpers/wait.js';
+import { databaseEnv, smtpEnv, startTestWorkers, type TestWorkers } from '../helpers/workers.js';
+
+let smtp: SmtpSink;
+let db: TestSchema;
+let w: TestWorkers;
+
+beforeAll(async () => {
+  smtp = await startSmtpSink();
+  db = await createTestSchema('suppression');
+  w = await startTestWorkers(
+    'suppression',
+    { ...smtpEnv(smtp), ...databaseEnv(db) },
+    { queues: ['auth_emails'] },
+  );
+});
+
+afterAll(async () => {
+  await w?.stop();
+  await smtp?.close();
+  await db?.drop();
+});
+
+async function failed(job: Job): Promise<Job> {
+  await expect(job.waitUntilFinished(await w.events('auth_emails'), 15_000)).rejects.toThrow();
+  return (await w.queue('auth_emails').getJob(job.id!))!;
+}
+
+const ledgerStatus = async (address: string) =>
+  (
+    await db.pool.query<{ status: string }>(
+      `SELECT status FROM ${db.schema}.email_deliveries WHERE recipient = $1 ORDER BY id`,
+      [address],
+    )
+  ).rows.map((row) => row.status);
+
+const suppressionOf = async (address: string) =>
+  (
+    await db.pool.query<{ reason: string; source: string; days: number }>(
+      `SELECT reason, source, round(extract(epoch FROM expires_at - created_at) / 86400)::int AS days
+         FROM ${db.schema}.email_suppressions WHERE address = $1`,
+      [address],
+    )
+  ).rows[0];
+
+const cliEnv = () => ({
+  DATABASE_URL: TEST_DATABASE_URL,
+  LEDGER_SCHEMA: db.schema,
+  EMBEDDED_DATABASE: 'false',
+});
+
+describe('bounces', () => {
+  it('suppresses an address refused with 550 at RCPT TO, and marks the delivery bounced', async () => {
+    smtp.rcptReply = (address) =>
+      address === 'nobody@example.com' ? { code: 550, message: '5.1.1 No such user here' } : undefined;
+    try {
+      const job = await w.queue('auth_emails').add('send_welcome_email', { email: 'nobody@example.com' });
+      const dead = await failed(job);
+      expect(dead.attemptsStarted).toBe(1);
+      expect(dead.failedReason).toMatch(/^SMTP 550 at RCPT TO/);
+      expect(await ledgerStatus('nobody@example.com')).toEqual(['bounced']);
+      expect(await suppressionOf('nobody@example.com')).toEqual({
+        reason: 'bounce',
+        source: 'smtp',
+        days: 30,
+      });
+    } finally {
+      smtp.rcptReply = () => undefined;
+    }
+  });
+
+  it('fails a later email to a suppressed address at once, without an SMTP transaction', async () => {
+    await waitFor(() => suppressionOf('nobody@example.com'), { what: 'the bounce suppressed' });
+    const seen = smtp.recipients.length;
+    const job = await w.queue('auth_emails').add('send_otp_verification_email', {
+      email: 'Nobody@Example.com',
+      otp: '123456',
+    });
+    const dead = await failed(job);
+    expect(dead.failedReason).toMatch(/^suppressed: the address is on the suppression list \(bounce until /);
+    expect(dead.attemptsStarted).toBe(1);
+    expect(smtp.recipients.length).toBe(seen);
+    expect(await ledgerStatus('Nobody@Example.com')).toEqual(['suppressed']);
+  });
+
+  it('suppresses nobody when the server refuses our login (535)', async () => {
+    const refusing = await startSmtpSink({ refuseAuth: true });
+    const other = await startTestWorkers(
+      'suppression-535',
+      { ...smtpEnv(refusing), ...databaseEnv(db), SMTP_USERNAME: 'us', SMTP_PASSWORD: 'wrong-password' },
+      { queues: ['auth_emails'] },
+    );
+    try {
+      const job = await other
+        .queue('auth_emails')
+        .add('send_welcome_email', { email: 'innocent@example.com' });
+      await waitFor(
+        async () =>
+          (await other.queue('auth_emails').getJobLogs(job.id!)).logs.some((line) => /535/.test(line)),
+        { timeoutMs: 20_000, what: 'a run refused with 535' },
+      );
+      expect(await suppressionOf('innocent@example.com')).toBeUndefined();
+      expect(await (await other.queue('auth_emails').getJob(job.id!))!.getState()).not.toBe('failed');
+    } finally {
+      await other.stop();
+      await refusing.close();
+    }
+  });
+});
+
+describe('start-workers suppression', () => {
+  it('adds, lists and removes an address', async () => {
+    const add = spawnCli(['suppression', 'add', 'Manual@Example.com', '--days', '7'], cliEnv());
+    expect(await add.exited).toBe(0);
+    expect(add.stdout()).toMatch(/^manual@example\.com: suppressed \(manual until \d{4}-/);
+    expect(await suppressionOf('manual@example.com')).toMatchObject({ reason: 'manual', days: 7 });
+
+    const list = spawnCli(['suppression', 'list'], cliEnv());
+    expect(await list.exited).toBe(0);
+    expect(list.stdout()).toMatch(/^address\s+reason\s+since\s+until\s+source\s+detail$/m);
+    expect(list.stdout()).toMatch(/^manual@example\.com\s+manual\s/m);
+
+    const remove = spawnCli(['suppression', 'remove', 'manual@example.com'], cliEnv());
+    expect(await remove.exited).toBe(0);
+    expect(remove.stdout()).toBe('manual@example.com: removed\n');
+    expect(await suppressionOf('manual@example.com')).toBeUndefined();
+  });
+
+  it('refuses something that is not an address', async () => {
+    const add = spawnCli(['suppression', 'add', 'not-an-address'], cliEnv());
+    expect(await add.exited).toBe(1);
+    expect(add.stderr()).toMatch(/expected an email address/);
+  });
+});
