@@ -23,6 +23,7 @@ import {
   type Dependency,
 } from '../errors.js';
 import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
+import { listUnsubscribeHeaders } from '../mail/list-unsubscribe.js';
 import { isThrottling } from '../mail/smtp-errors.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
@@ -209,6 +210,9 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       const jobDeliveryHandle = delivery;
       // The same on every attempt and for every copy of this email, so the copies can be recognised.
       const messageId = messageIdFor(key, config.mail.fromAddress);
+      // RFC 8058 one-click unsubscribe, on the tasks a deployment marks as subscribed mail.
+      const unsubscribe = config.deliverability.unsubscribe;
+      const subscribed = unsubscribe?.tasks.includes(task.name) ? unsubscribe : undefined;
       const ctx: TaskContext = {
         ...services,
         job: {
@@ -261,7 +265,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           enter('waiting for an SMTP connection', 'smtp');
           const sent = await services
             .send(
-              { ...email, messageId },
+              {
+                ...email,
+                messageId,
+                headers: subscribed && { ...email.headers, ...listUnsubscribeHeaders(subscribed, email.to) },
+              },
               {
                 signal: run.controller.signal,
                 onData: () => {
