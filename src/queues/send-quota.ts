@@ -89,19 +89,35 @@ export function createSendQuota(
   const { perSecond, burst } = rate ?? THROTTLED_BASE_RATE;
   // Without a quota, full speed is known for a second at a time rather than asked of Redis for every email.
   let unlimitedUntil = 0;
+  // Runs of this process wait for the bucket in line, one asking Redis at a time: a crowd of runs each polling
+  // for the same next token would spend the machine's CPU on polling (and starve the sends it waits for).
+  let line: Promise<unknown> = Promise.resolve();
+  let waiting = 0;
+  const takeInTurn = async (signal: AbortSignal | undefined): Promise<void> => {
+    for (;;) {
+      signal?.throwIfAborted();
+      const wait = Number(
+        await redis.eval(TAKE, 2, ...keys, perSecond, burst, THROTTLE_RECOVERY_MS, rate ? 1 : 0),
+      );
+      if (wait < 0) unlimitedUntil = Date.now() + UNLIMITED_RECHECK_MS;
+      if (wait <= 0) return;
+      if (wait > MAX_WAIT_IN_PROCESS_MS) throw new QuotaExceededError(wait);
+      await sleep(wait, signal);
+    }
+  };
   return {
     async take(signal) {
       if (Date.now() < unlimitedUntil) return;
-      for (;;) {
-        signal?.throwIfAborted();
-        const wait = Number(
-          await redis.eval(TAKE, 2, ...keys, perSecond, burst, THROTTLE_RECOVERY_MS, rate ? 1 : 0),
-        );
-        if (wait < 0) unlimitedUntil = Date.now() + UNLIMITED_RECHECK_MS;
-        if (wait <= 0) return;
-        if (wait > MAX_WAIT_IN_PROCESS_MS) throw new QuotaExceededError(wait);
-        // A little jitter, so the runs that waited for the same token do not all ask again at once.
-        await sleep(wait + Math.random() * Math.min(50, wait), signal);
+      // A line longer than a couple of seconds' worth goes back to the queue instead, without charge.
+      const lineMs = (waiting * 1000) / perSecond;
+      if (waiting > 0 && lineMs > MAX_WAIT_IN_PROCESS_MS) throw new QuotaExceededError(lineMs);
+      waiting++;
+      const turn = line.then(() => takeInTurn(signal));
+      line = turn.catch(() => undefined);
+      try {
+        await turn;
+      } finally {
+        waiting--;
       }
     },
     async slowDown() {
