@@ -5,12 +5,14 @@
  */
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addressOfToken } from '../../src/mail/list-unsubscribe.js';
 import { spawnCli } from '../helpers/cli.js';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
 import { databaseEnv, smtpEnv, startTestWorkers, type TestWorkers } from '../helpers/workers.js';
 
+const UNSUBSCRIBE_SECRET = 'unsubscribe-secret-0123456789';
 let smtp: SmtpSink;
 let db: TestSchema;
 let w: TestWorkers;
@@ -20,7 +22,13 @@ beforeAll(async () => {
   db = await createTestSchema('suppression');
   w = await startTestWorkers(
     'suppression',
-    { ...smtpEnv(smtp), ...databaseEnv(db) },
+    {
+      ...smtpEnv(smtp),
+      ...databaseEnv(db),
+      SUBSCRIBED_TASKS: 'send_welcome_email',
+      UNSUBSCRIBE_SECRET,
+      PUBLIC_BASE_URL: 'https://mail.example.com/monitor',
+    },
     { queues: ['auth_emails'] },
   );
 });
@@ -140,5 +148,33 @@ describe('start-workers suppression', () => {
     const add = spawnCli(['suppression', 'add', 'not-an-address'], cliEnv());
     expect(await add.exited).toBe(1);
     expect(add.stderr()).toMatch(/expected an email address/);
+  });
+});
+
+describe('List-Unsubscribe', () => {
+  it('puts RFC 8058 one-click headers on a subscribed task, with a token naming the address', async () => {
+    const job = await w.queue('auth_emails').add('send_welcome_email', { email: 'reader@example.com' });
+    await job.waitUntilFinished(await w.events('auth_emails'), 15_000);
+    const mail = smtp.messages.find(
+      (m) => m.to && 'value' in m.to && m.to.value[0]?.address === 'reader@example.com',
+    )!;
+    const header = mail.headerLines.find((h) => h.key === 'list-unsubscribe')!.line.replace(/^[^:]+:\s*/, '');
+    const url = new URL(/^<(.+)>$/.exec(header)![1]!);
+    expect(`${url.origin}${url.pathname}`).toBe('https://mail.example.com/monitor/unsubscribe');
+    expect(addressOfToken(UNSUBSCRIBE_SECRET, url.searchParams.get('token')!)).toBe('reader@example.com');
+    expect(mail.headerLines.find((h) => h.key === 'list-unsubscribe-post')?.line).toBe(
+      'List-Unsubscribe-Post: List-Unsubscribe=One-Click',
+    );
+  });
+
+  it('leaves them off the tasks not listed in SUBSCRIBED_TASKS', async () => {
+    const job = await w
+      .queue('auth_emails')
+      .add('send_otp_verification_email', { email: 'otp-reader@example.com', otp: '654321' });
+    await job.waitUntilFinished(await w.events('auth_emails'), 15_000);
+    const mail = smtp.messages.find(
+      (m) => m.to && 'value' in m.to && m.to.value[0]?.address === 'otp-reader@example.com',
+    )!;
+    expect(mail.headers.has('list-unsubscribe')).toBe(false);
   });
 });
