@@ -27,9 +27,10 @@ export interface RecipientLimits {
   take(task: string, address: string, key: string): Promise<boolean>;
 }
 
+/** `keyPrefix`: `<QUEUE_PREFIX>`, or in a Cluster `{<QUEUE_PREFIX>:limits}` (connection.ts's queuePrefix). */
 export function createRecipientLimits(
   redis: RedisConnection,
-  prefix: string,
+  keyPrefix: string,
   limits: Readonly<Record<string, RecipientLimit>>,
 ): RecipientLimits {
   const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
@@ -38,7 +39,7 @@ export function createRecipientLimits(
     async take(task, address, key) {
       const limit = Object.hasOwn(limits, task) ? limits[task] : undefined;
       if (!limit) return true;
-      const name = `${prefix}:limits:recipient:${task}:${hash(address.trim().toLowerCase())}`;
+      const name = `${keyPrefix}:limits:recipient:${task}:${hash(address.trim().toLowerCase())}`;
       const taken = await redis.eval(TAKE_SLOT, 1, name, String(limit.windowS * 1000), limit.max, hash(key));
       return Number(taken) === 1;
     },

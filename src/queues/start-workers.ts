@@ -140,10 +140,10 @@ export async function startWorkers(
       admission: createAdmission({
         suppressions:
           ledger && database ? createSuppressionList(database.pool, config.ledger.schema) : undefined,
-        limits: createRecipientLimits(redis, config.redis.prefix, config.deliverability.recipientLimits),
+        limits: createRecipientLimits(redis, prefixOf('limits'), config.deliverability.recipientLimits),
         suppressionDays: config.deliverability.suppressionDays,
       }),
-      quota: createSendQuota(redis, config.redis.prefix, config.deliverability.rateLimit),
+      quota: createSendQuota(redis, prefixOf('quota'), config.deliverability.rateLimit),
     });
 
     const handles = openQueues(queueNames, redis, config, logger);
