@@ -66,9 +66,11 @@ export function createSesVerifier(settings: SnsSettings) {
   const certificate = async (url: URL): Promise<string> => {
     const known = certificates.get(url.href);
     if (known) return known;
-    const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
-    const pem = await response.text();
-    if (!response.ok || pem.length > MAX_CERT_BYTES || !pem.includes('-----BEGIN CERTIFICATE-----'))
+    const pem = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' }).then(
+      async (response) => (response.ok ? response.text() : ''),
+      () => '',
+    );
+    if (pem.length > MAX_CERT_BYTES || !pem.includes('-----BEGIN CERTIFICATE-----'))
       throw new WebhookRefusal(401, 'bad signature: the certificate could not be fetched');
     if (certificates.size >= 20) certificates.clear();
     certificates.set(url.href, pem);
@@ -86,9 +88,15 @@ export function createSesVerifier(settings: SnsSettings) {
       throw new WebhookRefusal(400, 'not an SNS message');
     const algorithm = message.SignatureVersion === '2' ? 'RSA-SHA256' : 'RSA-SHA1';
     const pem = await certificate(trusted(message.SigningCertURL ?? message.SigningCertUrl));
-    const valid = createVerify(algorithm)
-      .update(snsStringToSign(message))
-      .verify(pem, message.Signature, 'base64');
+    let valid: boolean;
+    try {
+      valid = createVerify(algorithm)
+        .update(snsStringToSign(message))
+        .verify(pem, message.Signature, 'base64');
+    } catch {
+      // Not a certificate with an RSA key after all.
+      valid = false;
+    }
     if (!valid) throw new WebhookRefusal(401, 'bad signature');
     if (!settings.topicArns.includes(message.TopicArn ?? ''))
       throw new WebhookRefusal(403, 'topic not in SNS_TOPIC_ARNS');
@@ -97,11 +105,15 @@ export function createSesVerifier(settings: SnsSettings) {
     if (!(Math.abs(nowMs - sentAt) <= 3_600_000 + TOLERANCE_S * 1000))
       throw new WebhookRefusal(409, 'timestamp too old: a replay?');
     if (message.Type === 'SubscriptionConfirmation') {
-      const confirm = await fetch(trusted(message.SubscribeURL), {
+      const confirmed = await fetch(trusted(message.SubscribeURL), {
         signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
         redirect: 'error',
-      });
-      if (!confirm.ok) throw new WebhookRefusal(502, `confirming the subscription failed: ${confirm.status}`);
+      }).then(
+        (response) => response.status,
+        (error: Error) => error.message,
+      );
+      if (confirmed !== 200)
+        throw new WebhookRefusal(502, `confirming the subscription failed: ${confirmed}`);
       return { receiptId: message.MessageId, events: [] };
     }
     if (message.Type !== 'Notification') return { receiptId: message.MessageId, events: [] };
