@@ -231,7 +231,7 @@ export class UncertainDeliveryError extends PermanentError {
   }
 }
 
-/** The ledger holds a final state other than sent for this key (bounced, suppressed): nothing is sent. */
+/** The ledger holds a final state other than sent for this key (bounced): nothing is sent. */
 export class DeliveryBlockedError extends PermanentError {
   override readonly code = 'DELIVERY_BLOCKED';
   constructor(ref: string, status: string) {

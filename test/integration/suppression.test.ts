@@ -101,6 +101,20 @@ describe('bounces', () => {
     expect(await ledgerStatus('Nobody@Example.com')).toEqual(['suppressed']);
   });
 
+  it('sends a suppressed job that is retried once the address is off the list', async () => {
+    await db.pool.query(
+      `INSERT INTO ${db.schema}.email_suppressions (address, reason, source) VALUES ('listed@example.com', 'manual', 'test')`,
+    );
+    const refused = await w.queue('auth_emails').add('send_welcome_email', { email: 'listed@example.com' });
+    const dead = await failed(refused);
+    expect(dead.failedReason).toMatch(/^suppressed: /);
+    await db.pool.query(`DELETE FROM ${db.schema}.email_suppressions WHERE address = 'listed@example.com'`);
+    await dead.retry();
+    expect(await refused.waitUntilFinished(await w.events('auth_emails'), 15_000)).toMatchObject({
+      success: true,
+    });
+  });
+
   it('suppresses nobody when the server refuses our login (535)', async () => {
     const refusing = await startSmtpSink({ refuseAuth: true });
     const other = await startTestWorkers(
