@@ -12,6 +12,8 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# The client package is a workspace: npm links node_modules/@email-workers/client to packages/client.
+COPY packages/client/package.json ./packages/client/
 RUN --mount=type=secret,id=npm_ca \
     --mount=type=cache,target=/root/.npm,sharing=locked \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
@@ -21,15 +23,19 @@ RUN --mount=type=secret,id=npm_ca \
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# The client package is a workspace: npm links node_modules/@email-workers/client to packages/client.
+COPY packages/client/package.json ./packages/client/
 RUN --mount=type=secret,id=npm_ca \
     --mount=type=cache,target=/root/.npm,sharing=locked \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
     npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/client/tsconfig.json ./packages/client/
+COPY packages/client/src ./packages/client/src
 COPY src ./src
 RUN npm run build
 
-# ── runtime: production dependencies, compiled code, templates, migrations, schemas; no compiler, no secrets ─
+# ── runtime: production dependencies, compiled code (the client package's too), templates, migrations, schemas ─
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1 forwards SIGTERM to Node and reaps zombies, so `docker stop` drains the jobs in flight.
 RUN apt-get update \
@@ -44,9 +50,11 @@ ENV NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+COPY packages/client/package.json ./packages/client/
+COPY --from=build /app/packages/client/dist ./packages/client/dist
+COPY packages/client/schemas ./packages/client/schemas
 COPY templates ./templates
 COPY migrations ./migrations
-COPY schemas ./schemas
 COPY entrypoint.sh /usr/local/bin/entrypoint.sh
 RUN mkdir var && chown emails:emails var \
  && ln -s /app/dist/cli/start-workers.js /usr/local/bin/start-workers

@@ -15,14 +15,13 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { createEmailClient, jobIdForKey, type EnqueueRequest } from '../src/client.js';
+import { createEmailClient, jobIdForKey, type EnqueueRequest, type TaskName } from '@email-workers/client';
 import { loadConfig } from '../src/config.js';
 import { answers, startEmbeddedDatabase } from '../src/db/embedded.js';
 import { loadTemplates } from '../src/mail/templates.js';
 import { renderSample } from '../src/tasks/render-sample.js';
 import { tasks } from '../src/tasks/registry.js';
 import { messageIdFor } from '../src/mail/transport.js';
-import type { TaskName } from '../src/tasks/registry.js';
 import { runCelery, celeryAvailable } from './celery.js';
 import { bridgeQueue, celeryProducerAvailable, removeCeleryQueue, sendCeleryTasks } from './celery-bridge.js';
 import { removePrefix } from '../test/helpers/redis.js';
@@ -741,7 +740,7 @@ function table(r: {
     '|---|---|---|---|---|---|---|---|',
     `| ${f(r.latency.p50Ms, 1)} | ${f(r.latency.p95Ms, 1)} | ${f(r.latency.p99Ms, 1)} | ${f(r.latency.maxMs, 1)} | ${r.latency.sent} / ${r.latency.offered} | ${r.latency.maxWaiting}, ${r.latency.finalWaiting} | ${f(r.latency.enqueueP99Ms, 1)} | ${f(r.latency.producerLateMaxMs, 1)} |`,
     '',
-    `Enqueue (tasks/s): the typed client, and POST /api/tasks/:name over ${API_CONNECTIONS} keep-alive connections`,
+    `Enqueue (tasks/s): the typed client (@email-workers/client), and POST /api/tasks/:name over ${API_CONNECTIONS} keep-alive connections`,
     '',
     `| client, one at a time | client, bulk (500 a call) | client, ${API_CONNECTIONS} in flight | HTTP API, ${API_CONNECTIONS} connections | bare express, same requests | API × bare |`,
     '|---|---|---|---|---|---|',

@@ -4,13 +4,39 @@
  * default in `.env.example` (a test keeps the two in step).
  */
 import { createPublicKey } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import {
+  REDIS_ENV,
+  FALSE,
+  REDIS_VARIABLES,
+  bool,
+  deepFreeze,
+  int,
+  isLocale,
+  isTimeZone,
+  optionalText,
+  readProcessEnv,
+  redisProblems,
+  redisTarget,
+  redisUrlFromParts,
+  url,
+  urlHost,
+  type Env,
+  type RedisTarget,
+} from '@email-workers/client/internal';
 import { ConfigError } from './errors.js';
-import { isLocale, isTimeZone } from './locale.js';
+
+// The Redis variables and a producer's configuration belong to the client package; the workers read the same.
+export {
+  loadClientConfig,
+  redisDatabase,
+  type ClientConfig,
+  type RedisNode,
+  type RedisTarget,
+} from '@email-workers/client/internal';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
@@ -22,41 +48,6 @@ export function parseDurationSeconds(text: string): number | undefined {
   if (!match) return undefined;
   return Number(match[1]) * DURATION_UNITS_S[match[2] ?? 's']!;
 }
-
-const TRUE = new Set(['1', 'true', 'yes', 'on']);
-const FALSE = new Set(['0', 'false', 'no', 'off', '']);
-
-const optionalText = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-
-const bool = (fallback: boolean) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined) return fallback;
-      const word = v.trim().toLowerCase();
-      if (TRUE.has(word)) return true;
-      if (FALSE.has(word)) return false;
-      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` });
-      return z.NEVER;
-    });
-
-const int = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return fallback;
-      const n = /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
 
 /** A duration in seconds; a bare number means seconds. */
 const duration = (fallbackSeconds: number, minSeconds = 0) =>
@@ -76,19 +67,6 @@ const duration = (fallbackSeconds: number, minSeconds = 0) =>
       return seconds;
     });
 
-const url = (protocols: readonly string[]) =>
-  optionalText.refine(
-    (v) => {
-      if (v === undefined) return true;
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
-  );
-
 /** Comma-separated names (queues, streams, channels): no spaces inside a name, none empty. */
 const nameList = (fallback: string | undefined) =>
   optionalText
@@ -107,24 +85,6 @@ const identifier = (fallback: string | undefined) =>
       message: 'expected an SQL identifier (letters, digits, _; optionally schema.name)',
     })
     .transform((v) => v ?? fallback);
-
-/** `host:port,host:port` (an IPv6 address in brackets: `[::1]:26379`). */
-const redisNodes = optionalText.transform((v, ctx) => {
-  if (v === undefined) return undefined;
-  const nodes = v.split(',').map((entry) => parseHostPort(entry.trim()));
-  if (nodes.some((node) => node === undefined)) {
-    ctx.addIssue({ code: 'custom', message: `expected host:port pairs separated by commas, got "${v}"` });
-    return z.NEVER;
-  }
-  return nodes as RedisNode[];
-});
-
-function parseHostPort(entry: string): RedisNode | undefined {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(entry);
-  const port = Number(match?.[2]);
-  if (!match || port < 1 || port > 65_535) return undefined;
-  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
-}
 
 /** A secret shared with another party: long enough not to be guessed. */
 const secret = optionalText.refine((v) => v === undefined || v.length >= 16, {
@@ -196,20 +156,8 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  REDIS_URL: url(['redis:', 'rediss:']),
-  REDIS_HOST: optionalText,
-  REDIS_PORT: int(6379, 1, 65_535),
-  REDIS_PASSWORD: optionalText,
-  REDIS_DB: int(0, 0, 15),
-  REDIS_USE_TLS: bool(false),
-  QUEUE_PREFIX: optionalText
-    .refine((v) => v === undefined || !/\s/.test(v), { message: 'expected no spaces' })
-    .transform((v) => v ?? 'bull'),
-  REDIS_SENTINELS: redisNodes,
-  REDIS_SENTINEL_NAME: optionalText,
-  REDIS_SENTINEL_USERNAME: optionalText,
-  REDIS_SENTINEL_PASSWORD: optionalText,
-  REDIS_CLUSTER_NODES: redisNodes,
+  // Where the queues live: REDIS_URL … REDIS_CLUSTER_NODES, read by the client package too.
+  ...REDIS_ENV,
 
   WORKER_CONCURRENCY: int(10, 1, 1_000),
   WORKER_NAME: optionalText,
@@ -392,33 +340,6 @@ export interface SmtpConfig {
   outboxDir: string;
 }
 
-export interface RedisNode {
-  host: string;
-  port: number;
-}
-
-/**
- * Where the queues live and how to reach them. `url` carries the credentials (an ACL user and its password), TLS
- * (`rediss://`) and the database number in every mode; in Sentinel and Cluster modes its host is not used.
- * Open connections with `createRedis` and name queues' keys with `queuePrefix` (src/queues/connection.ts).
- */
-export type RedisTarget = {
-  url: string;
-  /** QUEUE_PREFIX. In Cluster mode each queue's keys go under the hash tag `{<prefix>:<queue>}`. */
-  prefix: string;
-} & (
-  | { mode: 'standalone' }
-  | {
-      mode: 'sentinel';
-      sentinels: readonly RedisNode[];
-      /** The master's name in the sentinels' configuration (REDIS_SENTINEL_NAME, `mymaster`). */
-      masterName: string;
-      sentinelUsername: string | undefined;
-      sentinelPassword: string | undefined;
-    }
-  | { mode: 'cluster'; nodes: readonly RedisNode[] }
-);
-
 export interface Config {
   env: 'development' | 'production' | 'test';
   logLevel: string;
@@ -538,8 +459,6 @@ export interface BridgesConfig {
 export type BridgeProcessConfig = Pick<Config, 'env' | 'logLevel' | 'redis' | 'bridges'>;
 
 export type CrashPoint = 'before-send' | 'before-data-end' | 'after-250' | 'after-sent-record';
-
-type Env = Record<string, string | undefined>;
 
 /**
  * Reads `.env` (when present, without overriding the real environment) and the environment, and returns the
@@ -726,22 +645,6 @@ function bridgesConfig(e: z.output<typeof bridgeSchema>, redisUrl: string): Brid
   };
 }
 
-/** The variables that say where the queues live, read by every kind of process. */
-const REDIS_VARIABLES = {
-  REDIS_URL: true,
-  REDIS_HOST: true,
-  REDIS_PORT: true,
-  REDIS_PASSWORD: true,
-  REDIS_DB: true,
-  REDIS_USE_TLS: true,
-  QUEUE_PREFIX: true,
-  REDIS_SENTINELS: true,
-  REDIS_SENTINEL_NAME: true,
-  REDIS_SENTINEL_USERNAME: true,
-  REDIS_SENTINEL_PASSWORD: true,
-  REDIS_CLUSTER_NODES: true,
-} as const;
-
 const bridgeSchema = envSchema.pick({
   NODE_ENV: true,
   LOG_LEVEL: true,
@@ -847,88 +750,6 @@ function credentials(user: string | undefined, password: string | undefined): Cr
   return user && password ? { user, password } : undefined;
 }
 
-/** What a producer needs: only the Redis variables, so a producer never has to configure SMTP or a database. */
-export interface ClientConfig {
-  redis: RedisTarget;
-}
-
-const clientSchema = envSchema.pick(REDIS_VARIABLES);
-
-type RedisVariables = z.output<typeof clientSchema>;
-
-export function loadClientConfig(env: Env = readProcessEnv()): ClientConfig {
-  const parsed = clientSchema.safeParse(env);
-  const problems = [
-    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)),
-    ...redisProblems(env, parsed.data),
-  ];
-  if (problems.length || !parsed.success) throw new ConfigError(problems);
-  return deepFreeze({ redis: redisTarget(parsed.data) });
-}
-
-function redisTarget(e: RedisVariables): RedisTarget {
-  const common = { url: e.REDIS_URL ?? redisUrlFromParts(e), prefix: e.QUEUE_PREFIX };
-  if (e.REDIS_SENTINELS) {
-    return {
-      ...common,
-      mode: 'sentinel',
-      sentinels: e.REDIS_SENTINELS,
-      masterName: e.REDIS_SENTINEL_NAME ?? 'mymaster',
-      sentinelUsername: e.REDIS_SENTINEL_USERNAME,
-      sentinelPassword: e.REDIS_SENTINEL_PASSWORD,
-    };
-  }
-  if (e.REDIS_CLUSTER_NODES) return { ...common, mode: 'cluster', nodes: e.REDIS_CLUSTER_NODES };
-  return { ...common, mode: 'standalone' };
-}
-
-/** Settings that contradict the Redis mode they are used in. */
-function redisProblems(env: Env, parsed: RedisVariables | undefined): string[] {
-  const set = (name: string) => (env[name] ?? '').trim() !== '';
-  const problems: string[] = [];
-  if (set('REDIS_SENTINELS') && set('REDIS_CLUSTER_NODES')) {
-    problems.push('REDIS_SENTINELS, REDIS_CLUSTER_NODES: set one or the other (Sentinel or Cluster mode)');
-  }
-  if (!set('REDIS_SENTINELS')) {
-    // Set without the sentinels, they would be ignored and the service would talk to one server instead.
-    const sentinelOnly = ['REDIS_SENTINEL_USERNAME', 'REDIS_SENTINEL_PASSWORD'].filter(set);
-    if (set('REDIS_SENTINEL_NAME') && env.REDIS_SENTINEL_NAME?.trim() !== 'mymaster') {
-      sentinelOnly.unshift('REDIS_SENTINEL_NAME');
-    }
-    for (const name of sentinelOnly) problems.push(`${name}: only used with REDIS_SENTINELS`);
-  }
-  if (parsed?.REDIS_CLUSTER_NODES) {
-    if (/[{}]/.test(parsed.QUEUE_PREFIX)) {
-      problems.push(
-        'QUEUE_PREFIX: no { or } in Cluster mode (each queue gets a hash tag of its own, {<prefix>:<queue>})',
-      );
-    }
-    const db = redisDatabase(parsed.REDIS_URL ?? redisUrlFromParts(parsed));
-    if (db !== 0) {
-      problems.push(
-        `${parsed.REDIS_URL ? 'REDIS_URL' : 'REDIS_DB'}: Redis Cluster has only database 0, got ${db}`,
-      );
-    }
-  }
-  return problems;
-}
-
-/** The database number in a redis:// URL's path (0 when absent). */
-export function redisDatabase(url: string): number {
-  return Number(new URL(url).pathname.slice(1) || 0);
-}
-
-function redisUrlFromParts(e: {
-  REDIS_HOST?: string | undefined;
-  REDIS_PORT: number;
-  REDIS_PASSWORD?: string | undefined;
-  REDIS_DB: number;
-  REDIS_USE_TLS: boolean;
-}): string {
-  const auth = e.REDIS_PASSWORD ? `:${encodeURIComponent(e.REDIS_PASSWORD)}@` : '';
-  return `${e.REDIS_USE_TLS ? 'rediss' : 'redis'}://${auth}${urlHost(e.REDIS_HOST ?? '127.0.0.1')}:${e.REDIS_PORT}/${e.REDIS_DB}`;
-}
-
 function databaseUrlFromParts(e: {
   DB_HOST?: string | undefined;
   DB_PORT: number;
@@ -941,24 +762,4 @@ function databaseUrlFromParts(e: {
   const password = e.DB_PASSWORD ? `:${encodeURIComponent(e.DB_PASSWORD)}` : '';
   const auth = user ? `${user}${password}@` : '';
   return `postgres://${auth}${urlHost(e.DB_HOST)}:${e.DB_PORT}/${encodeURIComponent(e.DB_NAME)}`;
-}
-
-/** An IPv6 address goes in brackets inside a URL. */
-function urlHost(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
-function readProcessEnv(): Env {
-  const envFile = resolve(process.cwd(), '.env');
-  // The real environment wins over .env, as with dotenv.
-  if (existsSync(envFile)) process.loadEnvFile(envFile);
-  return process.env;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }

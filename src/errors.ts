@@ -1,74 +1,25 @@
 /**
  * Every error the service raises on purpose carries a stable `code` (documented in the README's error table).
  * Whether a job retries is decided by class: a {@link PermanentError} fails the job at once, a
- * {@link TransientError} retries with backoff. This module imports nothing, so the task contract can use it
- * without loading BullMQ; `queues/process-job.ts` turns permanent errors into BullMQ's UnrecoverableError.
+ * {@link TransientError} retries with backoff. The classes a producer meets live in the client package
+ * (`@email-workers/client`, which loads neither nodemailer nor pg) and are re-exported here;
+ * `queues/process-job.ts` turns permanent errors into BullMQ's UnrecoverableError.
  */
-export abstract class EmailWorkersError extends Error {
-  abstract readonly code: string;
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+import { EmailWorkersError, PermanentError, TransientError, type Dependency } from '@email-workers/client';
 
-/** Retrying cannot help: the job fails at once and stays in the failed set with its payload. */
-export class PermanentError extends EmailWorkersError {
-  readonly code: string = 'PERMANENT';
-}
-
-/** The services a worker depends on; each has its own circuit breaker. */
-export type Dependency = 'smtp' | 'database' | 'redis';
-
-/**
- * Retrying may help. A failure of one message (a 4xx for one recipient) uses up one of the job's attempts; a
- * failure of a `dependency` (the SMTP server or the database unreachable, refusing our connection, account or
- * sender) is an outage: it never uses up an email's attempts, and it counts towards that dependency's breaker.
- */
-export class TransientError extends EmailWorkersError {
-  readonly code: string = 'TRANSIENT';
-  constructor(
-    message: string,
-    options?: ErrorOptions & {
-      /** Set when the failure is the dependency's, not this message's. */
-      dependency?: Dependency | undefined;
-    },
-  ) {
-    super(message, options);
-    this.dependency = options?.dependency;
-  }
-  readonly dependency: Dependency | undefined;
-}
-
-export interface FieldProblem {
-  /** Dotted path of the offending field, e.g. `booking_data.quantity`; empty for the payload itself. */
-  field: string;
-  message: string;
-}
-
-export class InvalidPayloadError extends PermanentError {
-  override readonly code = 'INVALID_PAYLOAD';
-  constructor(
-    readonly task: string,
-    readonly problems: readonly FieldProblem[],
-  ) {
-    super(
-      `invalid payload for ${task}: ${problems.map((p) => `${p.field || '(payload)'}: ${p.message}`).join('; ')}`,
-    );
-  }
-}
-
-export class UnknownTaskError extends PermanentError {
-  override readonly code = 'UNKNOWN_TASK';
-  constructor(
-    readonly task: string,
-    knownTasks: readonly string[] = [],
-  ) {
-    super(
-      knownTasks.length ? `unknown task ${task} (known: ${knownTasks.join(', ')})` : `unknown task ${task}`,
-    );
-  }
-}
+export {
+  ConfigError,
+  EmailWorkersError,
+  InvalidPayloadError,
+  PermanentError,
+  QueueUnavailableError,
+  TaskFailedError,
+  TransientError,
+  UnknownTaskError,
+  WaitTimeoutError,
+  type Dependency,
+  type FieldProblem,
+} from '@email-workers/client';
 
 export class RecipientNotFoundError extends PermanentError {
   override readonly code = 'RECIPIENT_NOT_FOUND';
@@ -252,19 +203,6 @@ export class RetriesExhaustedError extends PermanentError {
   override readonly code = 'RETRIES_EXHAUSTED';
   constructor(attempts: number, cause: Error) {
     super(`failed after ${attempts} attempts: ${cause.message}`, { cause });
-  }
-}
-
-/** The client could not reach Redis in time: nothing was enqueued. */
-export class QueueUnavailableError extends EmailWorkersError {
-  readonly code = 'QUEUE_UNAVAILABLE';
-}
-
-/** Bad configuration: `problems` holds one line per variable. */
-export class ConfigError extends EmailWorkersError {
-  readonly code = 'CONFIG_INVALID';
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
 }
 

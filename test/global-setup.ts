@@ -3,15 +3,18 @@
  * when that does not answer (a fresh machine with only Node and Redis) or TEST_DATABASE=embedded, they start
  * the embedded PostgreSQL the service itself uses in development, for the whole run.
  */
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { answers, startEmbeddedDatabase } from '../src/db/embedded.js';
 import { closedPort } from './helpers/smtp-sink.js';
 
 const LOCAL = 'postgres://postgres@127.0.0.1:5432/test';
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  buildClientPackage();
   if (process.env.TEST_DATABASE_URL) return undefined;
   if (process.env.TEST_DATABASE !== 'embedded' && (await answers(LOCAL))) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'email-workers-test-pg-'));
@@ -25,4 +28,19 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     await database.stop();
     rmSync(dir, { recursive: true, force: true });
   };
+}
+
+/**
+ * Everything, the tests and the processes they start with tsx, imports the client package as its users do, from
+ * its build (packages/client/dist): compile it first, so no test runs a stale one.
+ */
+function buildClientPackage(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(
+    process.execPath,
+    [tsc, '-p', resolve(import.meta.dirname, '../packages/client/tsconfig.json')],
+    {
+      stdio: 'inherit',
+    },
+  );
 }

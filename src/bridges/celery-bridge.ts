@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import type { BridgeProcessConfig } from '../config.js';
-import { jobIdForKey } from '../client.js';
+import { jobIdForKey } from '@email-workers/client';
 import { UndecodableMessageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {

@@ -50,6 +50,11 @@ export interface CeleryTask {
 
 const JSON_TYPES = new Set(['application/json', 'application/x-json', 'text/json']);
 const MAX_ID_LENGTH = 256;
+/**
+ * A task message's body, inflated: the HTTP task API's limit. A few kilobytes of zlib can inflate to gigabytes;
+ * inflating stops here instead of taking the bridge's memory.
+ */
+export const MAX_BODY_BYTES = 64 * 1024;
 
 export function decodeCeleryMessage(envelope: CeleryEnvelope): CeleryTask {
   const contentType = envelope.contentType?.split(';')[0]?.trim().toLowerCase();
@@ -113,16 +118,28 @@ function fromProtocol1(body: Record<string, unknown>): CeleryTask {
 }
 
 function decompress(body: Buffer, compression: unknown): Buffer {
-  if (compression === undefined || compression === null) return body;
+  if (compression === undefined || compression === null) return bounded(body);
   // kombu's "gzip" is zlib.compress: a zlib stream.
   if (compression === 'application/x-gzip' || compression === 'zlib') {
+    let inflated: Buffer;
     try {
-      return inflateSync(body);
-    } catch {
+      inflated = inflateSync(body, { maxOutputLength: MAX_BODY_BYTES + 1 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
       throw new UndecodableMessageError(`body does not inflate (compression ${compression})`);
     }
+    return bounded(inflated);
   }
   throw new UndecodableMessageError(`unsupported compression ${String(compression)}`);
+}
+
+function bounded(body: Buffer): Buffer {
+  if (body.length > MAX_BODY_BYTES) throw tooLarge();
+  return body;
+}
+
+function tooLarge(): UndecodableMessageError {
+  return new UndecodableMessageError(`body is over ${MAX_BODY_BYTES} bytes; it was not decoded`);
 }
 
 function parseJson(body: Buffer): unknown {

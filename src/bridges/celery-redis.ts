@@ -8,6 +8,7 @@
  * out (a bridge that died and will not come back under its name). A lease per name keeps two live bridges from
  * sharing a list.
  */
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
@@ -42,6 +43,12 @@ local moved = 0
 while redis.call('RPOPLPUSH', KEYS[1], KEYS[3]) do moved = moved + 1 end
 return moved`;
 
+// Removes a handled batch from the processing list, each message by its text (from the oldest end): only what
+// this bridge handled goes, even if a bridge of the same name moved messages in meanwhile.
+const ACKNOWLEDGE = `
+for i = 1, #ARGV do redis.call('LREM', KEYS[1], -1, ARGV[i]) end
+return #ARGV`;
+
 // Takes or keeps the lease: free, already ours, or held by a dead process on this host (ARGV[3]).
 const LEASE = `
 local holder = redis.call('GET', KEYS[1])
@@ -73,15 +80,17 @@ export async function consumeKombuRedis(options: KombuRedisOptions): Promise<Cel
   const sources = PRIORITY_STEPS.flatMap((step) =>
     queues.map((queue) => (step === 0 ? queue : `${queue}${SEPARATOR}${step}`)),
   );
-  const me = `${hostname()}:${process.pid}`;
+  const me = `${processSpace()}:${process.pid}`;
 
   await acquireLease(redis, name, me, logger);
+  let leaseHeld = true;
   const renew = setInterval(() => {
     redis
       .eval(LEASE, 1, leaseKey(name), me, String(LEASE_MS), '')
       .then((held) => {
-        if (held === 0)
-          logger.error({ name }, 'lost the processing-list lease to another bridge of this name');
+        if (held === 1 || !leaseHeld) return;
+        leaseHeld = false;
+        logger.error({ name }, 'lost the processing-list lease to another bridge of this name: pausing');
       })
       .catch(() => undefined);
   }, RENEW_MS);
@@ -108,6 +117,16 @@ export async function consumeKombuRedis(options: KombuRedisOptions): Promise<Cel
   let stopping = false;
   const loop = async (handle: (deliveries: CeleryDelivery[]) => Promise<void>) => {
     while (!stopping) {
+      if (!leaseHeld) {
+        // Two bridges on one processing list would each take the other's messages for their own.
+        try {
+          await acquireLease(redis, name, me, logger, () => stopping);
+          leaseHeld = true;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+        continue;
+      }
       let raw: string[];
       try {
         raw = (await redis.eval(FETCH, 1 + sources.length, processing, ...sources, batchSize)) as string[];
@@ -132,8 +151,7 @@ export async function consumeKombuRedis(options: KombuRedisOptions): Promise<Cel
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         continue;
       }
-      // The batch is the oldest end of the list; anything moved in meanwhile sits at the other end.
-      await redis.ltrim(processing, 0, -(raw.length + 1));
+      await redis.eval(ACKNOWLEDGE, 1, processing, ...raw);
       for (const delivery of deliveries) metrics.acknowledged(delivery.queue);
     }
   };
@@ -178,11 +196,31 @@ function fromKombu(text: string, fallbackQueue: string): CeleryDelivery {
   return { queue, raw: { ...message, body: undefined }, envelope };
 }
 
-async function acquireLease(redis: Redis, name: string, me: string, logger: Logger): Promise<void> {
-  for (let logged = false; ; logged = true) {
+/**
+ * The host and its process-id namespace: a pid means the same process only within one namespace, and containers
+ * on the host's network share its host name (a replica's pid 7 is not another replica's pid 7).
+ */
+function processSpace(): string {
+  let namespace = '';
+  try {
+    namespace = readlinkSync('/proc/self/ns/pid');
+  } catch {
+    // Not Linux: the host name alone.
+  }
+  return `${hostname()}:${namespace}`;
+}
+
+async function acquireLease(
+  redis: Redis,
+  name: string,
+  me: string,
+  logger: Logger,
+  stopping: () => boolean = () => false,
+): Promise<void> {
+  for (let logged = false; !stopping(); logged = true) {
     const holder = await redis.get(leaseKey(name));
-    // A holder on this host whose process is gone (a bridge killed and restarted) is taken over at once.
-    const dead = holder && holder.startsWith(`${hostname()}:`) && !alive(Number(holder.split(':').pop()));
+    // A holder in this process space whose process is gone (a bridge killed and restarted) is taken over at once.
+    const dead = holder && holder.startsWith(`${processSpace()}:`) && !alive(Number(holder.split(':').pop()));
     const taken = await redis.eval(LEASE, 1, leaseKey(name), me, String(LEASE_MS), dead ? holder : '');
     if (taken === 1) return;
     if (!logged) {

@@ -6,8 +6,9 @@
  *
  * A worker in any process completes the job, so the bridge listens on the queues' events. Which completed job
  * answers which Celery task is written at bridge time (`<prefix>:celery-results:<jobId>` → task id) and taken
- * with GETDEL on completion, so with several bridges one of them writes each result. Each bridge remembers how far
- * it read the events, so results of jobs that ended while it was down are written when it is back.
+ * and removed once the result is written (a result written twice is the same result). Each bridge remembers how far
+ * it read the events, so results of jobs that ended while it was down, or while the result backend was, are written
+ * when it is back.
  */
 import { QueueEvents } from 'bullmq';
 import type { Logger } from '../logger.js';
@@ -83,7 +84,6 @@ export interface ResultListenerOptions {
   logger: Logger;
 }
 
-/** Listens on every queue's events; resolves once each listener is reading, so no completion is missed. */
 /**
  * The id of the newest event, read from there on: unlike '$', which means "after whatever is newest when the first
  * read arrives", it misses no job completed between now and then.
@@ -111,6 +111,20 @@ export async function listenForResults(options: ResultListenerOptions): Promise<
   const eventsConnection = createRedis(options.redis, 'worker', () => undefined);
   const cursors = new Map<string, string>();
   const listeners: QueueEvents[] = [];
+  let closed = false;
+  /** Runs `attempt` until it succeeds (true) or the listener closes (false), waiting up to 10 s between tries. */
+  const retryUntilClosed = async (attempt: () => Promise<void>, failed: (error: Error) => void) => {
+    for (let delayMs = 500; !closed; delayMs = Math.min(delayMs * 2, 10_000)) {
+      try {
+        await attempt();
+        return true;
+      } catch (error) {
+        failed(error as Error);
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      }
+    }
+    return false;
+  };
   for (const queue of QUEUE_NAMES) {
     const lastEventId = (await redis.get(cursorKey(queue))) ?? (await lastEvent(redis, options.redis, queue));
     const events = new QueueEvents(queue, {
@@ -119,22 +133,34 @@ export async function listenForResults(options: ResultListenerOptions): Promise<
       lastEventId,
     });
     events.on('error', (error) => logger.warn({ queue, err: error.message }, 'result listener error'));
-    const settle = async (jobId: string, write: (taskId: string) => Promise<void>) => {
-      const taskId = await redis.getdel(mappingKey(jobId));
-      if (taskId) await write(taskId);
+    // Events in the order read; the saved cursor moves past an event only once its result is written and every
+    // event before it is done, so a result the backend could not take is read again after a restart.
+    const unsettled: Array<{ id: string; done: boolean }> = [];
+    const settle = (id: string, jobId: string, write: (taskId: string) => Promise<void>) => {
+      const event = { id, done: false };
+      unsettled.push(event);
+      const attempt = async (): Promise<void> => {
+        // The mapping goes only after the result is written: a backend that is down loses no result.
+        const taskId = await redis.get(mappingKey(jobId));
+        if (taskId) {
+          await write(taskId);
+          await redis.del(mappingKey(jobId));
+        }
+      };
+      retryUntilClosed(attempt, (error) =>
+        logger.error({ jobId, err: error.message }, 'Celery result not written yet: trying again'),
+      ).then((written) => {
+        if (!written) return;
+        event.done = true;
+        while (unsettled[0]?.done) cursors.set(queue, unsettled.shift()!.id);
+      });
     };
-    events.on('completed', ({ jobId, returnvalue }, id) => {
-      cursors.set(queue, id);
-      settle(jobId, (taskId) => backend.success(taskId, returnvalue)).catch((error: Error) =>
-        logger.error({ jobId, err: error.message }, 'Celery result not written'),
-      );
-    });
-    events.on('failed', ({ jobId, failedReason }, id) => {
-      cursors.set(queue, id);
-      settle(jobId, (taskId) => backend.failure(taskId, failedReason)).catch((error: Error) =>
-        logger.error({ jobId, err: error.message }, 'Celery result not written'),
-      );
-    });
+    events.on('completed', ({ jobId, returnvalue }, id) =>
+      settle(id, jobId, (taskId) => backend.success(taskId, returnvalue)),
+    );
+    events.on('failed', ({ jobId, failedReason }, id) =>
+      settle(id, jobId, (taskId) => backend.failure(taskId, failedReason)),
+    );
     listeners.push(events);
   }
   await Promise.all(listeners.map((events) => events.waitUntilReady()));
@@ -161,6 +187,7 @@ export async function listenForResults(options: ResultListenerOptions): Promise<
     },
     async close() {
       clearInterval(timer);
+      closed = true;
       await Promise.all(listeners.map((events) => events.close()));
       await saveCursors();
       eventsConnection.disconnect();

@@ -4,7 +4,7 @@
  * the Celery task id is the idempotency key; eta/countdown, expires and priority become the job's delay, expiry
  * and priority.
  */
-import type { EnqueueRequest } from '../client.js';
+import type { EnqueueRequest } from '@email-workers/client';
 import { InvalidPayloadError, UndecodableMessageError, UnknownTaskError } from '../errors.js';
 import { TASK_NAMES, findTask, type TaskName } from '../tasks/registry.js';
 import type { CeleryTask } from './celery-message.js';

@@ -2,7 +2,7 @@
  * The message shape of Redis Streams entries and pub/sub messages: `task` (a task name, qualified or bare),
  * `payload` (the task's payload as JSON; absent for `health_check`) and an optional `idempotency_key`.
  */
-import type { EnqueueRequest } from '../client.js';
+import type { EnqueueRequest } from '@email-workers/client';
 import { UndecodableMessageError, UnknownTaskError } from '../errors.js';
 import { TASK_NAMES, findTask, type TaskName } from '../tasks/registry.js';
 import type { Decoded } from './ingest.js';

@@ -4,7 +4,7 @@
  * count and log each. It returns only when every message has its job or its dead letter, so the source may then
  * acknowledge the batch; while Redis does not answer it retries, until the bridge stops.
  */
-import type { EmailClient, EnqueueRequest } from '../client.js';
+import type { EmailClient, EnqueueRequest } from '@email-workers/client';
 import { maskEmailsIn, maskSecrets, recipientHint, type Logger } from '../logger.js';
 import type { DeadLetter, DeadLetters } from '../queues/dead-letter.js';
 import type { BridgeMetrics } from './metrics.js';

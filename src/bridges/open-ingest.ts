@@ -3,7 +3,7 @@
  * the counters, the ingest that ties them together, and the heartbeat record.
  */
 import type { BridgeProcessConfig } from '../config.js';
-import { createEmailClient } from '../client.js';
+import { createEmailClient } from '@email-workers/client';
 import type { Logger } from '../logger.js';
 import { createRedis, queuePrefix, waitUntilReady } from '../queues/connection.js';
 import { DEAD_LETTER_QUEUE, openDeadLetters } from '../queues/dead-letter.js';

@@ -5,7 +5,7 @@
 import type { Config } from '../config.js';
 import type { Recipient } from '../email-types.js';
 import { InvalidRecipientError, RecipientLookupError, RecipientNotFoundError } from '../errors.js';
-import { bareMailbox } from '../mailbox.js';
+import { bareMailbox } from '@email-workers/client/internal';
 import { classifyPgError, toDatabaseError } from './pg-errors.js';
 import type { Pool } from './pool.js';
 

@@ -15,7 +15,7 @@ import Handlebars from 'handlebars';
 import type { Config } from '../config.js';
 import type { RenderedEmail } from '../email-types.js';
 import { TemplateError } from '../errors.js';
-import { isLocale } from '../locale.js';
+import { isLocale } from '@email-workers/client/internal';
 import { inlineCss, type JuiceOptions } from './inline-css.js';
 import { createTemplateHelpers, HELPER_NAMES } from './template-helpers.js';
 

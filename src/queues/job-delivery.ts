@@ -6,6 +6,7 @@
  * have claimed without sending.
  */
 import type { Job } from 'bullmq';
+import { reportOf, type JobReport } from '@email-workers/client/internal';
 import { DeliveryBlockedError, DeliveryInProgressError, UncertainDeliveryError } from '../errors.js';
 import { deliveryRef, keyRef, maskEmailsIn, type Logger } from '../logger.js';
 import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/ledger/index.js';
@@ -46,6 +47,11 @@ export interface JobDelivery {
 export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: JobDeliveryDeps): JobDelivery {
   const { ledger, jobState, log } = deps;
   let holding = false;
+  // The ledger's status as this run last saw it, kept on the job for a caller asking later (getTaskStatus).
+  const report = async (delivery: string) => {
+    const update: JobReport = { ...reportOf(job), delivery };
+    await job.updateProgress(update).catch(() => undefined);
+  };
 
   const claim = async (recipient: string, tries = 0): Promise<Claim> => {
     if (!ledger) return { status: 'claimed' };
@@ -55,10 +61,13 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
         holding = true;
         return result;
       case 'sent':
+        await report('sent');
         return result;
       case 'unknown':
+        await report('unknown');
         throw new UncertainDeliveryError(deliveryRef(row.key, row.jobId));
       case 'blocked':
+        await report(result.state);
         throw new DeliveryBlockedError(deliveryRef(row.key, row.jobId), result.state);
     }
     const { owner, leaseLeftMs } = result;
@@ -75,7 +84,10 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
     }
     // The owner is gone. If it sent while the database was out, its record is waiting in Redis: write it now.
     const kept = await deps.unrecorded?.record(row.key);
-    if (kept) return { status: 'sent', messageId: kept.messageId, response: kept.response };
+    if (kept) {
+      await report('sent');
+      return { status: 'sent', messageId: kept.messageId, response: kept.response };
+    }
     // It may have sent, unless it was an earlier run of this job that said it never did.
     const neverSent =
       owner.jobId === String(job.id) && owner.token !== null && (await jobState.isUnsent(job, owner.token));
@@ -94,6 +106,7 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
       throw new DeliveryInProgressError(deliveryRef(row.key, row.jobId), deps.lockDurationMs);
     }
     await ledger.markUnknown(row.key, owner.token);
+    await report('unknown');
     throw new UncertainDeliveryError(deliveryRef(row.key, row.jobId));
   };
 
@@ -128,12 +141,15 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
           );
         }
       }
+      // Recorded, or waiting in Redis to be: the email is out either way.
+      await report('sent');
     },
     async release(reason, status = 'failed') {
       if (!ledger || !holding) return;
       holding = false;
       try {
         await ledger.markFailed(row.key, token, maskEmailsIn(reason), status);
+        await report(status);
       } catch {
         // The database is gone too: say so where the next run will look, so it does not take this row for a send
         // that may have happened.
@@ -151,7 +167,10 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
         );
     },
     async expired(recipient) {
-      return ledger ? ledger.markExpired(row, recipient, 'expired') : { status: 'expired' };
+      if (!ledger) return { status: 'expired' };
+      const record = await ledger.markExpired(row, recipient, 'expired');
+      await report(record.status);
+      return record;
     },
   };
 }

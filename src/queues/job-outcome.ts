@@ -19,6 +19,7 @@ import {
   TransientError,
   type Dependency,
 } from '../errors.js';
+import { reportOf, type JobReport } from '@email-workers/client/internal';
 import { maskEmailsIn } from '../logger.js';
 import { retryDelayMs, type ResolvedRetry } from './backoff.js';
 import type { Breakers } from './breakers.js';
@@ -39,9 +40,10 @@ export async function settle(
   token: string,
   failure: Error,
   retry: ResolvedRetry,
-  { config, breakers, jobState }: SettleDeps,
+  deps: SettleDeps,
   outcome: Outcome,
 ): Promise<never> {
+  const { config, breakers, jobState } = deps;
   if (failure instanceof PermanentError) return fail(job, failure, jobState, outcome);
   if (failure instanceof DeliveryInProgressError) {
     const reason = maskEmailsIn(failure.message);
@@ -101,6 +103,9 @@ async function fail(job: Job, failure: PermanentError, jobState: JobState, outco
   });
   // Failed reasons, stack traces and job logs are shown by monitors: addresses in them are masked as in logs.
   await job.log(`failed: ${maskEmailsIn(failure.message)}`).catch(() => undefined);
+  // What a caller waiting on the job (enqueueAndWait, getTaskStatus) reads besides the failed reason.
+  const report: JobReport = { ...reportOf(job), code: failure.code };
+  await job.updateProgress(report).catch(() => undefined);
   // A person who retries a dead letter gives it a fresh budget.
   await jobState.reset(job).catch(() => undefined);
   const unrecoverable = new UnrecoverableError(maskEmailsIn(failure.message));

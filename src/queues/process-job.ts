@@ -27,7 +27,7 @@ import { listUnsubscribeHeaders } from '../mail/list-unsubscribe.js';
 import { isThrottling } from '../mail/smtp-errors.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
-import { parsePayload } from '../tasks/parse-payload.js';
+import { parsePayload } from '@email-workers/client/internal';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import type { Admission } from './admission.js';
 import { resolveRetry } from './backoff.js';

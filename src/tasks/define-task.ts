@@ -1,27 +1,13 @@
 /**
- * The task contract: what a task is, and what its handler may use. Pure types and zod; no BullMQ, nodemailer or
- * pg, so producers and tests can import every task definition on its own.
+ * A task as the workers run it: its contract (name, queue, schema, retry, priority, expiry; the client package's
+ * tasks/<name>.ts) plus its handler and sample, and what the handler may use. Pure types and zod; no BullMQ,
+ * nodemailer or pg, so tests can import every task definition on its own.
  */
 import type { z } from 'zod';
+import type { TaskContract } from '@email-workers/client/internal';
 import type { OutgoingEmail, Recipient, RenderedEmail, SentEmail, SentRecord } from '../email-types.js';
 
-export const QUEUE_NAMES = ['auth_emails', 'booking_emails', 'waitlist_emails', 'system'] as const;
-export type QueueName = (typeof QUEUE_NAMES)[number];
-
-/** Retry policy in BullMQ's own terms; unset fields fall back to MAX_RETRIES, RETRY_DELAY, RETRY_DELAY_MAX. */
-export interface RetryPolicy {
-  /** Total attempts, the first included (MAX_RETRIES + 1 by default). */
-  attempts?: number;
-  backoff?: {
-    type: 'exponential';
-    /** First retry delay in ms (RETRY_DELAY). */
-    delay?: number;
-    /** Longest delay in ms (RETRY_DELAY_MAX). */
-    maxDelay?: number;
-    /** Fraction of each delay that is random, 0–1 (0.5 by default), so retries after an outage spread out. */
-    jitter?: number;
-  };
-}
+export { QUEUE_NAMES, type QueueName, type RetryPolicy } from '@email-workers/client/internal';
 
 export interface JobInfo {
   id: string;
@@ -103,24 +89,13 @@ export interface TaskContext {
   now(): Date;
 }
 
-export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> {
-  /** The name producers send; the file `src/tasks/<name>.ts` defines it. */
-  name: string;
-  /** Where the client routes it; a worker still runs it when it arrives on another queue. */
-  queue: QueueName;
-  /** Validated by the client before enqueue and by the worker before it runs. */
-  schema: S;
-  retry?: RetryPolicy;
+export interface TaskDefinition<S extends z.ZodType = z.ZodType, R = unknown> extends TaskContract<S> {
   /**
    * A delivery found stuck in `sending` (an attempt died after the SMTP server may have accepted it): send again
    * (`resend`, a second copy beats none) or mark it `unknown` and alert. Default `resend`; UNCERTAIN_DELIVERY
    * overrides it per task.
    */
   uncertainDelivery?: 'resend' | 'mark_unknown';
-  /** BullMQ priority given by the client (1 is highest); unset means none. */
-  priority?: number;
-  /** Returns the moment after which the job must not run; `expires_at` in any payload is checked as well. */
-  expiresAt?: (payload: z.output<S>, enqueuedAt: Date) => Date | undefined;
   handle: (payload: z.output<S>, ctx: TaskContext) => Promise<R>;
   /** A payload as the producers send it: rendered at start-up, in previews and in tests. */
   sample: z.input<S>;

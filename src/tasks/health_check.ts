@@ -1,12 +1,8 @@
+import { health_check } from '@email-workers/client/internal';
 import { defineTask } from './define-task.js';
-import { common } from './schemas.js';
 
 export default defineTask({
-  name: 'health_check',
-  queue: 'system',
-  schema: common,
-  // A health probe answers now or not at all.
-  retry: { attempts: 1 },
+  ...health_check,
   handle: (_payload, ctx) => ctx.checkHealth(),
   sample: {},
 });

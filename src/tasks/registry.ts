@@ -1,6 +1,8 @@
 /**
- * Every task, one explicit import a line (no directory scanning), and the lookups the queues and the client need.
+ * Every task the workers run, one explicit import a line (no directory scanning), and the lookups the queues
+ * need. Each is its contract from the client package plus a handler; the names are the contracts'.
  */
+import { TASK_NAMES, contracts, type TaskName } from '@email-workers/client/internal';
 import type { TaskDefinition } from './define-task.js';
 import health_check from './health_check.js';
 import send_booking_cancellation from './send_booking_cancellation.js';
@@ -23,11 +25,20 @@ export const tasks = {
 } as const;
 
 export type Tasks = typeof tasks;
-export type TaskName = keyof Tasks;
-export const TASK_NAMES = Object.keys(tasks) as TaskName[];
+
+if (
+  TASK_NAMES.some((name) => !Object.hasOwn(tasks, name)) ||
+  Object.keys(tasks).length !== TASK_NAMES.length
+) {
+  throw new Error('the workers must run every task of the contract, and no other');
+}
+export { TASK_NAMES, type TaskName };
 
 for (const [key, task] of Object.entries(tasks)) {
-  if (key !== task.name) throw new Error(`registry key ${key} holds task ${task.name}`);
+  // Every task is its contract plus a handler: the same schema object, never a copy.
+  if (task.schema !== contracts[key as TaskName]?.schema) {
+    throw new Error(`registry key ${key} holds task ${task.name}, not the contract of ${key}`);
+  }
 }
 
 /** Names the old Celery service registered: `email_workers.tasks.send_welcome_email` and the like. */

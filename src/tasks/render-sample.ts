@@ -4,7 +4,7 @@
  * would.
  */
 import type { RenderedEmail, TaskContext, TaskDefaults, TaskDefinition } from './define-task.js';
-import { parsePayload } from './parse-payload.js';
+import { parsePayload } from '@email-workers/client/internal';
 
 export interface SampleRendering extends RenderedEmail {
   to: string;

@@ -1,24 +1,9 @@
-import { z } from 'zod';
+import { send_booking_cancellation } from '@email-workers/client/internal';
 import { defineTask } from './define-task.js';
-import { amount, byUserId, currency, integer, longText, shortText } from './schemas.js';
 import { sendTemplatedEmail } from './send-templated-email.js';
 
 export default defineTask({
-  name: 'send_booking_cancellation',
-  queue: 'booking_emails',
-  schema: byUserId.extend({
-    cancellation_data: z
-      .object({
-        event_name: shortText.default('Event'),
-        booking_id: z.union([shortText, z.number()]).optional(),
-        refund_amount: amount.optional(),
-        reason: longText.optional(),
-        currency: currency.optional(),
-        refund_expected_days: integer(0, 365).optional(),
-      })
-      // Python's `None` (like an absent object) means every default, as in the old service.
-      .prefault({}),
-  }),
+  ...send_booking_cancellation,
   // A second confirmation of money is confusing: an uncertain delivery waits for a person.
   uncertainDelivery: 'mark_unknown',
   handle: sendTemplatedEmail({

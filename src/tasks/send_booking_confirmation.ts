@@ -1,26 +1,9 @@
-import { z } from 'zod';
+import { send_booking_confirmation } from '@email-workers/client/internal';
 import { defineTask } from './define-task.js';
-import { amount, byUserId, count, currency, dateText, longText, shortText, today } from './schemas.js';
 import { sendTemplatedEmail } from './send-templated-email.js';
 
 export default defineTask({
-  name: 'send_booking_confirmation',
-  queue: 'booking_emails',
-  schema: byUserId.extend({
-    booking_data: z
-      .object({
-        event_name: shortText.default('Event'),
-        booking_id: z.union([shortText, z.number()]).optional(),
-        quantity: count.prefault(1),
-        total_price: amount.optional(),
-        booking_date: dateText.default(today),
-        event_date: dateText.optional(),
-        venue: longText.optional(),
-        currency: currency.optional(),
-      })
-      // Python's `None` (like an absent object) means every default, as in the old service.
-      .prefault({}),
-  }),
+  ...send_booking_confirmation,
   // A second confirmation of money is confusing: an uncertain delivery waits for a person.
   uncertainDelivery: 'mark_unknown',
   handle: sendTemplatedEmail({

@@ -1,21 +1,9 @@
-import { z } from 'zod';
+import { send_waitlist_cancellation } from '@email-workers/client/internal';
 import { defineTask } from './define-task.js';
-import { byUserId, dateText, httpUrl, shortText, today } from './schemas.js';
 import { sendTemplatedEmail } from './send-templated-email.js';
 
 export default defineTask({
-  name: 'send_waitlist_cancellation',
-  queue: 'waitlist_emails',
-  schema: byUserId.extend({
-    waitlist_data: z
-      .object({
-        event_name: shortText.default('Event'),
-        cancellation_date: dateText.default(today),
-        rejoin_url: httpUrl.optional(),
-      })
-      // Python's `None` (like an absent object) means every default, as in the old service.
-      .prefault({}),
-  }),
+  ...send_waitlist_cancellation,
   handle: sendTemplatedEmail({
     template: 'send_waitlist_cancellation',
     echo: (payload) => ({ user_id: payload.user_id }),

@@ -1,21 +1,9 @@
-import { z } from 'zod';
+import { send_waitlist_joined } from '@email-workers/client/internal';
 import { defineTask } from './define-task.js';
-import { byUserId, count, dateText, shortText, today } from './schemas.js';
 import { sendTemplatedEmail } from './send-templated-email.js';
 
 export default defineTask({
-  name: 'send_waitlist_joined',
-  queue: 'waitlist_emails',
-  schema: byUserId.extend({
-    waitlist_data: z
-      .object({
-        event_name: shortText.default('Event'),
-        position: count.prefault(1),
-        joined_date: dateText.default(today),
-      })
-      // Python's `None` (like an absent object) means every default, as in the old service.
-      .prefault({}),
-  }),
+  ...send_waitlist_joined,
   handle: sendTemplatedEmail({
     template: 'send_waitlist_joined',
     echo: (payload) => ({ user_id: payload.user_id, position: payload.waitlist_data.position }),

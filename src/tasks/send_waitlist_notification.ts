@@ -1,25 +1,9 @@
-import { z } from 'zod';
+import { send_waitlist_notification } from '@email-workers/client/internal';
 import { defineTask } from './define-task.js';
-import { byUserId, count, httpUrl, integer, shortText } from './schemas.js';
 import { sendTemplatedEmail } from './send-templated-email.js';
 
 export default defineTask({
-  name: 'send_waitlist_notification',
-  queue: 'waitlist_emails',
-  schema: byUserId.extend({
-    waitlist_data: z
-      .object({
-        event_name: shortText.default('Event'),
-        position: count.prefault(1),
-        expiry_minutes: integer(1, 10_080).prefault(30),
-        claim_url: httpUrl.optional(),
-      })
-      // Python's `None` (like an absent object) means every default, as in the old service.
-      .prefault({}),
-  }),
-  // An offer nobody can claim any more is worse than none.
-  expiresAt: (payload, enqueuedAt) =>
-    new Date(enqueuedAt.getTime() + payload.waitlist_data.expiry_minutes * 60_000),
+  ...send_waitlist_notification,
   handle: sendTemplatedEmail({
     template: 'send_waitlist_notification',
     echo: (payload) => ({ user_id: payload.user_id, waitlist_position: payload.waitlist_data.position }),

@@ -1,12 +1,9 @@
+import { send_welcome_email } from '@email-workers/client/internal';
 import { defineTask } from './define-task.js';
-import { addressed, httpUrl } from './schemas.js';
 import { sendTemplatedEmail } from './send-templated-email.js';
 
 export default defineTask({
-  name: 'send_welcome_email',
-  queue: 'auth_emails',
-  schema: addressed.extend({ dashboard_url: httpUrl.optional() }),
-  priority: 5,
+  ...send_welcome_email,
   handle: sendTemplatedEmail({
     template: 'send_welcome_email',
     echo: () => ({ welcome_sent: true }),

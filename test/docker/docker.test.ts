@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { createEmailClient, type EmailClient } from '../../src/client.js';
+import { createEmailClient, type EmailClient } from '@email-workers/client';
 import { CONFIG_VARIABLES } from '../../src/config.js';
 import {
   COMPOSE_FILES,
@@ -201,7 +201,7 @@ describe('the deployment files', () => {
     expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "entrypoint.sh"\]$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*"entrypoint.sh", "healthcheck"/m);
     expect(read('entrypoint.sh')).toContain('/health/ready');
-    for (const folder of ['templates', 'migrations', 'schemas'])
+    for (const folder of ['templates', 'migrations', 'packages/client/schemas'])
       expect(dockerfile).toContain(`COPY ${folder} ./${folder}`);
     // The CA bundle is a BuildKit secret: mounted for one RUN, never COPY'd.
     expect(dockerfile).toMatch(/--mount=type=secret,id=npm_ca/);

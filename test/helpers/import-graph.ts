@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
 export interface ImportGraph {
-  /** Project files reached, relative to the project root (`src/client.ts`). */
+  /** Project files reached, relative to the project root (`src/index.ts`). */
   files: Set<string>;
   /** Packages imported by those files (`bullmq`, `@scope/name`); `node:` built-ins left out. */
   packages: Set<string>;

@@ -4,7 +4,7 @@
  */
 import { expect } from 'vitest';
 import { Job } from 'bullmq';
-import type { EmailClient } from '../../src/client.js';
+import type { EmailClient } from '@email-workers/client';
 import { TASK_NAMES, tasks } from '../../src/tasks/registry.js';
 import type { ParsedMail } from 'mailparser';
 import type { QueueName } from '../../src/tasks/define-task.js';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmailClient, type EmailClient } from '../../src/client.js';
+import { createEmailClient, type EmailClient } from '@email-workers/client';
 import { decodedForms } from '../helpers/decoded-forms.js';
 import { failedJob } from '../helpers/jobs.js';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';

@@ -3,7 +3,7 @@
  * auth queue's priorities, and fails fast when Redis is down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmailClient, type EmailClient } from '../../src/client.js';
+import { createEmailClient, type EmailClient } from '@email-workers/client';
 import { QueueUnavailableError } from '../../src/errors.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';

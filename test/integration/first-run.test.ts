@@ -20,7 +20,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmailClient } from '../../src/client.js';
+import { createEmailClient } from '@email-workers/client';
 import { removePrefix, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { closedPort } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';

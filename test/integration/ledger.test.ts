@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
-import { createEmailClient, type EmailClient } from '../../src/client.js';
+import { createEmailClient, type EmailClient } from '@email-workers/client';
 import { createLedger } from '../../src/db/ledger/index.js';
 import { spawnCli } from '../helpers/cli.js';
 import { createTestSchema, TEST_DATABASE_URL, type TestSchema } from '../helpers/postgres.js';

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { Queue } from 'bullmq';
-import { createEmailClient, type EmailClient } from '../../src/client.js';
+import { createEmailClient, type EmailClient } from '@email-workers/client';
 import { loadConfig } from '../../src/config.js';
 import { StartupError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';

@@ -6,7 +6,7 @@
  * replica: the test lists those from the ledger and checks they are only the last writes before the crash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmailClient, type EmailClient } from '../../src/client.js';
+import { createEmailClient, type EmailClient } from '@email-workers/client';
 import { TASK_NAMES } from '../../src/tasks/registry.js';
 import { deliverEveryTask, recipientOf } from '../helpers/jobs.js';
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js';

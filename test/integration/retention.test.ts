@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createEmailClient } from '../../src/client.js';
+import { createEmailClient } from '@email-workers/client';
 import { QUEUE_NAMES, type QueueName } from '../../src/tasks/define-task.js';
 import { failedJob } from '../helpers/jobs.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';

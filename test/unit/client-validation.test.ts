@@ -1,5 +1,5 @@
 import { afterAll, describe, it, expect } from 'vitest';
-import { createEmailClient, jobIdForKey } from '../../src/client.js';
+import { createEmailClient, jobIdForKey } from '@email-workers/client';
 import { InvalidPayloadError, UnknownTaskError } from '../../src/errors.js';
 import { TASK_NAMES } from '../../src/tasks/registry.js';
 

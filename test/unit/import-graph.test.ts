@@ -1,6 +1,7 @@
 /**
- * `src/index.ts` is what producers import: it must not bring in the delivery stack (nodemailer, pg, the SMTP
- * server, template compilation) nor any file of src/mail, src/db or the worker start-up. Checked on the static
+ * `src/index.ts` is what producers import (the client package, re-exported): it must not bring in the delivery
+ * stack (nodemailer, pg, the SMTP server, template compilation) nor any file of src/mail, src/db or the worker
+ * start-up. Checked on the static
  * import graph, and by importing it for real; `src/workers.ts`, which must load them, shows that both checks see.
  * A worker process never loads the monitor (express, Bull Board, zod-openapi): only `src/cli/monitor.ts` does.
  */
@@ -19,9 +20,9 @@ const deliveryFilesIn = (graph: ImportGraph) => [...graph.files].filter((file) =
 describe('the static import graph of src/index.ts', () => {
   const graph = staticImportGraph('src/index.ts');
 
-  it('reaches the client, the task registry and their packages', () => {
-    expect([...graph.files]).toEqual(expect.arrayContaining(['src/client.ts', 'src/tasks/registry.ts']));
-    expect([...graph.packages]).toEqual(expect.arrayContaining(['bullmq', 'zod']));
+  it('reaches the client package, the task registry and their packages', () => {
+    expect([...graph.files]).toEqual(expect.arrayContaining(['src/tasks/registry.ts']));
+    expect([...graph.packages]).toEqual(expect.arrayContaining(['@email-workers/client']));
   });
 
   it('imports none of nodemailer, pg, smtp-server, handlebars or juice', () => {
@@ -30,6 +31,14 @@ describe('the static import graph of src/index.ts', () => {
 
   it('reaches no file of src/mail or src/db, nor src/queues/start-workers.ts', () => {
     expect(deliveryFilesIn(graph)).toEqual([]);
+  });
+});
+
+describe('the static import graph of the client package', () => {
+  it('imports bullmq, ioredis and zod, its only dependencies, and nothing of the service', () => {
+    const graph = staticImportGraph('packages/client/src/index.ts');
+    expect([...graph.packages].sort()).toEqual(['bullmq', 'ioredis', 'zod']);
+    expect([...graph.files].filter((file) => !file.startsWith('packages/client/src/'))).toEqual([]);
   });
 });
 
@@ -49,8 +58,8 @@ describe('importing src/index.ts in a fresh process', () => {
     loaded = loadedModules('src/index.ts');
   });
 
-  it('loads the client', () => {
-    expect(loaded.files).toContain('src/client.ts');
+  it('loads the client package', () => {
+    expect(loaded.files).toContain('packages/client/dist/client.js');
     expect(loaded.packages).toContain('bullmq');
   });
 

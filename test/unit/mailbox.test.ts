@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bareMailbox } from '../../src/mailbox.js';
+import { bareMailbox } from '@email-workers/client/internal';
 
 describe('bareMailbox', () => {
   it.each(['ada@example.com', 'jane.doe+tag@mail.example.co.uk', 'ünïcode@exämple.com'])(

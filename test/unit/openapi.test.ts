@@ -1,6 +1,6 @@
 /**
  * `/api/openapi.json` is OpenAPI 3.1 that a standard parser accepts, generated from the zod schemas that
- * validate requests: every task's body is its payload schema, so it agrees with schemas/<task>.json.
+ * validate requests: every task's body is its payload schema, so it agrees with packages/client/schemas/<task>.json.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -27,7 +27,7 @@ describe('the OpenAPI document', () => {
       const ref = operation.requestBody.content['application/json'].schema.$ref as string;
       const schema = json.components.schemas[ref.split('/').pop()!];
       const file = JSON.parse(
-        readFileSync(resolve(import.meta.dirname, `../../schemas/${name}.json`), 'utf8'),
+        readFileSync(resolve(import.meta.dirname, `../../packages/client/schemas/${name}.json`), 'utf8'),
       );
       expect(Object.keys(schema.properties ?? {}).sort(), name).toEqual(
         Object.keys(file.properties ?? {}).sort(),

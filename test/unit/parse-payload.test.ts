@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '../../src/errors.js';
-import { parsePayload } from '../../src/tasks/parse-payload.js';
+import { parsePayload } from '@email-workers/client/internal';
 import { tasks } from '../../src/tasks/registry.js';
 
 describe('parsePayload', () => {

@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { jsonSchemaFiles } from '../../src/tasks/json-schema.js';
-import { dropNulls } from '../../src/tasks/parse-payload.js';
+import { jsonSchemaFiles } from '@email-workers/client/internal';
+import { dropNulls } from '@email-workers/client/internal';
 import { TASK_NAMES, tasks, type TaskName } from '../../src/tasks/registry.js';
 
-const SCHEMAS_DIR = resolve(import.meta.dirname, '../../schemas');
+const SCHEMAS_DIR = resolve(import.meta.dirname, '../../packages/client/schemas');
 
 function parse(task: TaskName, payload: unknown): unknown {
   return tasks[task].schema.parse(payload);

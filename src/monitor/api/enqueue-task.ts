@@ -1,10 +1,10 @@
 /** `POST /api/tasks/:name`: validates like the typed client, enqueues, answers 202 (or 200 for a replay). */
 import { randomUUID } from 'node:crypto';
-import { jobIdForKey } from '../../client.js';
+import { jobIdForKey } from '@email-workers/client';
 import { queuePrefix } from '../../queues/connection.js';
 import { InvalidPayloadError } from '../../errors.js';
 import type { TaskDefinition } from '../../tasks/define-task.js';
-import { parsePayload } from '../../tasks/parse-payload.js';
+import { parsePayload } from '@email-workers/client/internal';
 import { TASK_NAMES, findTask } from '../../tasks/registry.js';
 import { ApiError, invalid } from './api-error.js';
 import type { ApiHandler } from './context.js';

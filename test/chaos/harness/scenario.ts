@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, onTestFinished } from 'vitest';
 import { Job, Queue } from 'bullmq';
-import { createEmailClient, type EmailClient, type PayloadOf } from '../../../src/client.js';
+import { createEmailClient, type EmailClient, type PayloadOf } from '@email-workers/client';
 import { migrate } from '../../../src/db/migrate.js';
 import { messageIdFor } from '../../../src/mail/transport.js';
 import { deliveryKey } from '../../../src/queues/delivery-key.js';

@@ -1,6 +1,10 @@
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeCeleryMessage, type CeleryEnvelope } from '../../../src/bridges/celery-message.js';
+import {
+  decodeCeleryMessage,
+  MAX_BODY_BYTES,
+  type CeleryEnvelope,
+} from '../../../src/bridges/celery-message.js';
 import { UndecodableMessageError } from '../../../src/errors.js';
 
 const v2 = (body: unknown, headers: Record<string, unknown> = {}): CeleryEnvelope => ({
@@ -52,6 +56,17 @@ describe('decodeCeleryMessage', () => {
     const envelope = v2(null, { compression: 'application/x-gzip' });
     envelope.body = deflateSync(Buffer.from(JSON.stringify([[], { x: 1 }, {}])));
     expect(decodeCeleryMessage(envelope).kwargs).toEqual({ x: 1 });
+  });
+
+  it('stops inflating a zlib bomb at the body limit, and refuses a plain body over it', () => {
+    const bomb = v2(null, { compression: 'zlib' });
+    // 64 MiB of spaces in about 64 KB of zlib: inflated whole, it would take the bridge's memory.
+    bomb.body = deflateSync(
+      Buffer.concat([Buffer.from('[[], {}, {}]'), Buffer.alloc(64 * 1024 * 1024, 0x20)]),
+    );
+    expect(() => decodeCeleryMessage(bomb)).toThrow(/body is over 65536 bytes; it was not decoded/);
+    const large = v2([[], { x: 'a'.repeat(MAX_BODY_BYTES) }, {}]);
+    expect(() => decodeCeleryMessage(large)).toThrow(UndecodableMessageError);
   });
 
   it('refuses pickle without reading the body', () => {

@@ -4,8 +4,8 @@
  * Unknown keys are ignored (stripped), as the old keyword-argument tasks ignored them too.
  */
 import { z } from 'zod';
-import { isLocale, isTimeZone } from '../locale.js';
-import { MAILBOX } from '../mailbox.js';
+import { isLocale, isTimeZone } from './locale.js';
+import { MAILBOX } from './mailbox.js';
 
 // NUL and other control characters have no place in an email, and PostgreSQL refuses NUL in text. Line breaks
 // and tabs pass in free text (a subject collapses them) but not in addresses, URLs, dates or ids.

@@ -2,7 +2,7 @@
  * The one way a payload is validated, by the client before enqueue and by the worker before it runs.
  */
 import { InvalidPayloadError } from '../errors.js';
-import type { TaskDefinition } from './define-task.js';
+import type { z } from 'zod';
 
 /**
  * Python producers send `None` for an argument they leave out; it arrives as JSON `null` and means "absent",
@@ -17,7 +17,7 @@ export function dropNulls(value: unknown): unknown {
 }
 
 /** The schema's output (defaults applied), or InvalidPayloadError naming each bad field. */
-export function parsePayload<T extends TaskDefinition>(task: T, data: unknown): unknown {
+export function parsePayload(task: { name: string; schema: z.ZodType }, data: unknown): unknown {
   const parsed = task.schema.safeParse(dropNulls(data ?? {}));
   if (parsed.success) return parsed.data;
   throw new InvalidPayloadError(

@@ -2,17 +2,25 @@
  * The typed producer client: routes each task name to its queue, validates the payload before anything leaves
  * the process, and fails fast when Redis is unreachable. Imports neither nodemailer nor pg.
  */
-import { Queue, type JobsOptions } from 'bullmq';
+import { Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import { loadClientConfig, type RedisTarget } from './config.js';
-import { InvalidPayloadError, QueueUnavailableError, UnknownTaskError } from './errors.js';
-import type { QueueName, TaskDefinition } from './tasks/define-task.js';
+import {
+  AmbiguousJobIdError,
+  InvalidPayloadError,
+  QueueUnavailableError,
+  TaskFailedError,
+  UnknownTaskError,
+  WaitTimeoutError,
+} from './errors.js';
+import { QUEUE_NAMES, type QueueName } from './tasks/define-contract.js';
 import { parsePayload } from './tasks/parse-payload.js';
-import { TASK_NAMES, tasks, type TaskName, type Tasks } from './tasks/registry.js';
-import { createRedis, queuePrefix, waitUntilReady } from './queues/connection.js';
+import { TASK_NAMES, contracts, type TaskName, type Contracts } from './tasks/contracts.js';
+import { createRedis, queuePrefix, waitUntilReady, type RedisConnection } from './connection.js';
+import { redact, reportOf, statusOf, type TaskStatus } from './results.js';
 
 /** What a producer passes for task `N`: the schema's input type (defaults may be left out). */
-export type PayloadOf<N extends TaskName> = z.input<Tasks[N]['schema']>;
+export type PayloadOf<N extends TaskName> = z.input<Contracts[N]['schema']>;
 
 export interface EnqueueOptions {
   /** Milliseconds to wait before the job becomes runnable. */
@@ -30,6 +38,14 @@ export interface EnqueueOptions {
    */
   expiresAt?: Date;
 }
+
+export interface WaitOptions extends EnqueueOptions {
+  /** How long to wait for the job to finish before rejecting with WaitTimeoutError (30 000 ms); the job runs on. */
+  timeoutMs?: number;
+}
+
+/** A job's return value: the old service's dictionary (success, email, timestamp, echo keys, message_id). */
+export type TaskResult = Record<string, unknown>;
 
 export interface EnqueueRequest<N extends TaskName = TaskName> {
   name: N;
@@ -64,6 +80,23 @@ export interface EmailClient {
    * slot instead of failing the others; an unreachable Redis still rejects the whole call. For the bridges.
    */
   enqueueSettled(requests: readonly EnqueueRequest[]): Promise<Array<{ id: string } | { error: Error }>>;
+  /**
+   * Enqueues and waits for the outcome, like Celery's `AsyncResult.get()`: resolves with the job's result, or
+   * rejects with TaskFailedError (the failed reason and the worker's error code) once it failed for good, or with
+   * WaitTimeoutError after `timeoutMs` (the job keeps running). Opens one more Redis connection per queue waited
+   * on (BullMQ's QueueEvents, a blocking read of the queue's event stream), kept until `close()`.
+   */
+  enqueueAndWait<N extends TaskName>(
+    name: N,
+    payload: PayloadOf<N>,
+    options?: WaitOptions,
+  ): Promise<TaskResult>;
+  /**
+   * The job's state, runs, result or failed reason, and the ledger's delivery status; `unknown` for an id no queue
+   * holds. `name` (the task) says which queue to look in: numeric ids are per queue; ids from an idempotency key
+   * name their task.
+   */
+  getTaskStatus(jobId: string, name?: TaskName): Promise<TaskStatus>;
   close(): Promise<void>;
 }
 
@@ -75,6 +108,7 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
   // An error from an earlier outage must not be blamed for a later failure.
   redis.on('ready', () => (lastError = undefined));
   const queues = new Map<QueueName, Queue>();
+  const events = new Map<QueueName, { queueEvents: QueueEvents; connection: RedisConnection }>();
 
   const queueFor = (name: QueueName) => {
     let queue = queues.get(name);
@@ -91,13 +125,34 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
     return queue;
   };
 
-  const withRedis = async <T>(work: () => Promise<T>): Promise<T> => {
+  const eventsFor = async (name: QueueName) => {
+    let entry = events.get(name);
+    if (!entry) {
+      // Read from the stream's last event as it is now, before the job is added: a reader starting at `$` would
+      // miss what happens before its first blocking read, and a job may finish that fast.
+      const [last] = await redis.xrevrange(queueFor(name).keys.events!, '+', '-', 'COUNT', 1);
+      if (events.get(name)) return events.get(name)!.queueEvents;
+      // A blocking read of the event stream needs a connection of its own, one that waits out an outage.
+      const connection = createRedis(target, 'worker', (error) => (lastError = error));
+      const queueEvents = new QueueEvents(name, {
+        connection,
+        prefix: queuePrefix(target, name),
+        lastEventId: last?.[0] ?? '0-0',
+      });
+      queueEvents.on('error', (error) => (lastError = error));
+      entry = { queueEvents, connection };
+      events.set(name, entry);
+    }
+    return entry.queueEvents;
+  };
+
+  const withRedis = async <T>(work: () => Promise<T>, action = 'enqueue'): Promise<T> => {
     try {
       await waitUntilReady(redis, timeoutMs);
     } catch (error) {
       const cause = lastError ?? (error as Error);
       throw new QueueUnavailableError(
-        `could not enqueue: Redis unavailable (${cause.message}); nothing was enqueued`,
+        `could not ${action}: Redis unavailable (${cause.message})${action === 'enqueue' ? '; nothing was enqueued' : ''}`,
         {
           cause: error,
         },
@@ -108,6 +163,7 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
     try {
       return await work();
     } catch (error) {
+      if (action !== 'enqueue') throw error;
       throw new QueueUnavailableError(
         `Redis did not confirm the enqueue (${(error as Error).message}): the job may have been enqueued; ` +
           'enqueue again with the same idempotencyKey to be safe',
@@ -121,6 +177,47 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
       const job = prepare({ name, payload, options: enqueueOptions });
       const added = await withRedis(() => queueFor(job.queue).add(job.name, job.data, job.opts));
       return String(added.id);
+    },
+    async enqueueAndWait(name, payload, waitOptions = {}) {
+      const { timeoutMs: waitMs = 30_000, ...enqueueOptions } = waitOptions;
+      const contract = contracts[name];
+      const prepared = prepare({ name, payload, options: enqueueOptions });
+      const queueEvents = await withRedis(() => eventsFor(contract.queue));
+      const job = await withRedis(() =>
+        queueFor(prepared.queue).add(prepared.name, prepared.data, prepared.opts),
+      );
+      const id = String(job.id);
+      try {
+        const result: unknown = await job.waitUntilFinished(queueEvents, waitMs);
+        return redact((result ?? {}) as TaskResult, contract, payload);
+      } catch (error) {
+        const reason = (error as Error).message;
+        if (/timed out before finishing/.test(reason)) throw new WaitTimeoutError(id, waitMs);
+        // A failure for good is on the job, with the code the worker recorded; anything else (the client closed,
+        // Redis gone while waiting) is not the job's outcome.
+        const failed = await Job.fromId(queueFor(contract.queue), id).catch(() => undefined);
+        if (!failed?.finishedOn || !failed.failedReason) throw error;
+        throw new TaskFailedError(id, redact(failed.failedReason, contract, payload), reportOf(failed).code);
+      }
+    },
+    async getTaskStatus(jobId, name) {
+      if (name !== undefined && !Object.hasOwn(contracts, name))
+        throw new UnknownTaskError(String(name), TASK_NAMES);
+      const names = name ? [contracts[name].queue] : queuesOf(jobId);
+      return withRedis(async () => {
+        const found = (await Promise.all(names.map((queue) => Job.fromId(queueFor(queue), jobId)))).filter(
+          (job): job is Job => job !== undefined,
+        );
+        if (found.length > 1)
+          throw new AmbiguousJobIdError(
+            jobId,
+            found.map((job) => job.name),
+          );
+        const job = found[0];
+        if (!job) return { id: jobId, task: undefined, state: 'unknown', attempts: 0 };
+        const contract = Object.hasOwn(contracts, job.name) ? contracts[job.name as TaskName] : undefined;
+        return statusOf(job, contract);
+      }, 'read the job');
     },
     async enqueueMany(requests) {
       return addAll(requests.map(prepare));
@@ -142,6 +239,8 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
       return settled;
     },
     async close() {
+      await Promise.all([...events.values()].map(({ queueEvents }) => queueEvents.close()));
+      for (const { connection } of events.values()) connection.disconnect();
       await Promise.all([...queues.values()].map((queue) => queue.close()));
       redis.disconnect();
     },
@@ -167,6 +266,12 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
   }
 }
 
+/** The queues that may hold `jobId`: its task's when the id came from an idempotency key, else every queue. */
+function queuesOf(jobId: string): QueueName[] {
+  const task = /^(\w+)~/.exec(jobId)?.[1];
+  return task && Object.hasOwn(contracts, task) ? [contracts[task as TaskName].queue] : [...QUEUE_NAMES];
+}
+
 function redisTargetOf(options: EmailClientOptions): RedisTarget {
   if (options.redis) return options.redis;
   const fromEnv = options.redisUrl && options.prefix ? undefined : loadClientConfig().redis;
@@ -182,13 +287,13 @@ interface PreparedJob {
 }
 
 function prepare(request: EnqueueRequest): PreparedJob {
-  if (!Object.hasOwn(tasks, request.name)) throw new UnknownTaskError(String(request.name), TASK_NAMES);
-  const task = tasks[request.name];
-  parsePayload(task as TaskDefinition, request.payload);
+  if (!Object.hasOwn(contracts, request.name)) throw new UnknownTaskError(String(request.name), TASK_NAMES);
+  const task = contracts[request.name];
+  parsePayload(task, request.payload);
   const options = request.options ?? {};
   const opts: JobsOptions = {};
   if (options.delay !== undefined) opts.delay = options.delay;
-  const priority = options.priority ?? ('priority' in task ? task.priority : undefined);
+  const priority = options.priority ?? task.priority;
   if (priority !== undefined) opts.priority = priority;
   if (options.idempotencyKey !== undefined) opts.jobId = jobIdForKey(task.name, options.idempotencyKey);
   // The producer's payload goes as sent: defaults such as "today" are applied when the job runs.
@@ -232,6 +337,15 @@ export function enqueue<N extends TaskName>(name: N, payload: PayloadOf<N>, opti
 
 export function enqueueMany(requests: readonly EnqueueRequest[]) {
   return (defaultClient ??= createEmailClient()).enqueueMany(requests);
+}
+
+/** Enqueues through the default client and waits for the job's result (see EmailClient.enqueueAndWait). */
+export function enqueueAndWait<N extends TaskName>(name: N, payload: PayloadOf<N>, options?: WaitOptions) {
+  return (defaultClient ??= createEmailClient()).enqueueAndWait(name, payload, options);
+}
+
+export function getTaskStatus(jobId: string, name?: TaskName) {
+  return (defaultClient ??= createEmailClient()).getTaskStatus(jobId, name);
 }
 
 /** Closes the client behind `enqueue`/`enqueueMany`, so a producer process can exit. */
