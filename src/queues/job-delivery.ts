@@ -165,6 +165,7 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
             `not sent (${status}), and the ledger could not record it`,
           ),
         );
+      await report(status);
     },
     async expired(recipient) {
       if (!ledger) return { status: 'expired' };
