@@ -1,5 +1,5 @@
 /**
- * The suppression list (`<schema>.email_suppressions`, migrations/0003): addresses the service does not mail.
+ * The suppression list (`<schema>.email_suppressions`, migrations/0004): addresses the service does not mail.
  * Addresses are kept in clear, lower-cased, so operators can list and edit them; logs show them masked. An entry
  * with `expires_at` in the past is as good as gone (and is removed when the address is suppressed again).
  */

@@ -1,5 +1,5 @@
 /**
- * Scenario 13: a burst from three replicas under the relay's quota. EMAIL_RATE_LIMIT is one bucket in Redis for
+ * Scenario 14: a burst from three replicas under the relay's quota. EMAIL_RATE_LIMIT is one bucket in Redis for
  * the whole service, so three processes handed 400 emails at once send them no faster than the quota together,
  * each exactly once, and none fails for being held back.
  */
@@ -10,7 +10,7 @@ const EMAILS = 400;
 const RATE = 20;
 
 it(`three replicas handed ${EMAILS} emails at once send them no faster than ${RATE}/s together, each once`, async () => {
-  const s = await startScenario('13-relay-quota', {
+  const s = await startScenario('14-relay-quota', {
     title: 'The relay quota under a burst from three replicas',
     env: { EMAIL_RATE_LIMIT: String(RATE) },
   });
