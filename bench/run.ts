@@ -4,13 +4,14 @@
  * and enqueue rates; prints one table and writes bench/results/latest.json. Measured, never asserted.
  *
  *   npm run bench -- [--n 10000] [--rate 200] [--duration 30] [--no-celery] [--no-bridge] [--bridge-only]
+ *                    [--processes-only] [--scale-only] [--load-latency-only --max-rate R] [--no-scale]
  *                    [--out bench/results/latest.json]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { createWriteStream, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
@@ -22,7 +23,8 @@ import { loadTemplates } from '../src/mail/templates.js';
 import { renderSample } from '../src/tasks/render-sample.js';
 import { tasks } from '../src/tasks/registry.js';
 import { messageIdFor } from '../src/mail/transport.js';
-import { runCelery, celeryAvailable } from './celery.js';
+import { runCelery, celeryAvailable, processTree } from './celery.js';
+import { ledgerCost, redisCost, type LedgerCost, type RedisCost } from './scale.js';
 import { bridgeQueue, celeryProducerAvailable, removeCeleryQueue, sendCeleryTasks } from './celery-bridge.js';
 import { removePrefix } from '../test/helpers/redis.js';
 import { payloadFor, seedUsers, taskAt, type BenchTask } from './workload.js';
@@ -52,12 +54,25 @@ const { values: args } = parseArgs({
     // Only the enqueue rates (the typed client and the HTTP API).
     'enqueue-only': { type: 'boolean', default: false },
     'latency-target': { type: 'string', default: 'service' },
+    // Only the rows of issue 13: one process and --processes auto (heap capped, as shipped), Celery tuned.
+    'processes-only': { type: 'boolean', default: false },
+    // Only the cost of scale: Redis bytes per job (--scale-jobs), the ledger at --scale-rows rows.
+    'scale-only': { type: 'boolean', default: false },
+    'no-scale': { type: 'boolean', default: false },
+    'scale-jobs': { type: 'string' },
+    'scale-rows': { type: 'string' },
+    // Only the latency at 50 % and 80 % of --max-rate (emails/s; else measured first).
+    'load-latency-only': { type: 'boolean', default: false },
+    'max-rate': { type: 'string' },
   },
 });
 const N = Number(args.n);
 const RATE = Number(args.rate);
 const DURATION_S = Number(args.duration);
 const WARMUP_S = Number(args.warmup);
+// 100,000 jobs and 1,000,000 ledger rows in a full run; a tenth of N's scale in a smaller one (CI's smoke run).
+const SCALE_JOBS = Number(args['scale-jobs'] ?? (N >= 10_000 ? 100_000 : N * 10));
+const SCALE_ROWS = Number(args['scale-rows'] ?? (N >= 10_000 ? 1_000_000 : N * 100));
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const FROM_ADDRESS = 'bench@events.example.com';
 const CONCURRENCY = 10;
@@ -108,8 +123,11 @@ async function startSink(): Promise<Sink> {
 // ── Worker processes ───────────────────────────────────────────────────────────────────────────────────────
 interface WorkerProcess {
   child: ChildProcess;
-  /** Peak RSS in MB and CPU seconds so far, from /proc. */
-  usage(): { peakRssMb: number; cpuSeconds: number };
+  /**
+   * From /proc, over the process and its children (`--processes N`): the largest peak RSS of one process in MB,
+   * and CPU seconds so far, summed.
+   */
+  usage(): { peakRssMb: number; cpuSeconds: number; processes: number };
   stop(): Promise<void>;
 }
 
@@ -117,6 +135,7 @@ async function startProcess(
   command: string[],
   env: Record<string, string>,
   ready = 'workers started',
+  readyCount = 1,
 ): Promise<WorkerProcess> {
   const child = spawn(process.execPath, command, {
     cwd: ROOT,
@@ -133,7 +152,7 @@ async function startProcess(
   const started = new Promise<void>((resolveStarted, reject) => {
     const onData = (chunk: Buffer) => {
       if (output.length < 20_000) output += chunk.toString();
-      if (output.includes(ready)) resolveStarted();
+      if (output.split(ready).length > readyCount) resolveStarted();
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -144,12 +163,20 @@ async function startProcess(
   return {
     child,
     usage() {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return {
-        peakRssMb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024,
-        cpuSeconds: (Number(stat[11]) + Number(stat[12])) / ticks,
-      };
+      let peakRssMb = 0;
+      let cpuSeconds = 0;
+      const tree = processTree(child.pid!);
+      for (const pid of tree) {
+        try {
+          const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          peakRssMb = Math.max(peakRssMb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+          cpuSeconds += (Number(stat[11]) + Number(stat[12])) / ticks;
+        } catch {
+          // exited meanwhile
+        }
+      }
+      return { peakRssMb, cpuSeconds, processes: tree.length };
     },
     async stop() {
       if (child.exitCode !== null) return;
@@ -177,6 +204,8 @@ function serviceEnv(prefix: string, sinkPort: number, database: BenchDatabase, l
     LEDGER_SCHEMA: database.schema,
     LEDGER_ENABLED: String(ledger),
     MIGRATE_ON_START: 'true',
+    // Not measured, and 8004 may be taken by another service on the machine.
+    HEALTH_PORT: '0',
     // Experiments: BENCH_SERVICE_<NAME>=value sets <NAME> for the service's workers.
     ...Object.fromEntries(
       Object.entries(process.env)
@@ -192,7 +221,7 @@ const startService = (
   database: BenchDatabase,
   ledger: boolean,
   nodeArgs: string[] = [],
-  extra: { args?: string[]; env?: Record<string, string>; ready?: string } = {},
+  extra: { args?: string[]; env?: Record<string, string>; ready?: string; readyCount?: number } = {},
 ) =>
   startProcess(
     [
@@ -204,7 +233,15 @@ const startService = (
     ],
     { ...serviceEnv(prefix, sinkPort, database, ledger), ...extra.env },
     extra.ready,
+    extra.readyCount,
   );
+
+/** `start-workers --processes auto`, heap capped as shipped: ready once every process has started its workers. */
+const startServiceProcesses = (prefix: string, sinkPort: number, database: BenchDatabase) =>
+  startService(prefix, sinkPort, database, true, [HEAP_CAP], {
+    args: ['--processes', 'auto'],
+    readyCount: availableParallelism(),
+  });
 
 /** The Celery bridge beside the workers (`--celery-bridge`), reading the run's Celery queue on the bench's Redis. */
 const bridgeEnv = () => ({ CELERY_BROKER_URL: REDIS_URL, CELERY_QUEUES: bridgeQueue() });
@@ -377,6 +414,7 @@ async function bridgeAlone(): Promise<{
 }
 
 interface Latency {
+  rate: number;
   offered: number;
   sent: number;
   p50Ms: number;
@@ -390,15 +428,17 @@ interface Latency {
   finalWaiting: number;
 }
 
-async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
+async function latency(sink: Sink, database: BenchDatabase, rate = RATE): Promise<Latency> {
+  const RATE = rate;
   const prefix = `bench-latency-${process.pid}`;
   await removePrefix(prefix, REDIS_URL);
   await clearLedger(database);
   sink.reset();
+  // As shipped: the heap capped.
   const worker =
     args['latency-target'] === 'bare'
       ? await startBare(prefix, sink.port)
-      : await startService(prefix, sink.port, database, args['latency-ledger'] !== 'false');
+      : await startService(prefix, sink.port, database, args['latency-ledger'] !== 'false', [HEAP_CAP]);
   const client = createEmailClient({ redisUrl: REDIS_URL, prefix, timeoutMs: 10_000 });
   const queues = ['auth_emails', 'booking_emails', 'waitlist_emails'].map(
     (name) => new Queue(name, { connection: { url: REDIS_URL }, prefix, skipMetasUpdate: true }),
@@ -446,6 +486,7 @@ async function latency(sink: Sink, database: BenchDatabase): Promise<Latency> {
   await worker.stop();
   await removePrefix(prefix, REDIS_URL);
   return {
+    rate,
     offered: total - warmup,
     sent: latencies.length,
     p50Ms: at(0.5),
@@ -582,6 +623,64 @@ function freePort(): Promise<number> {
   });
 }
 
+// ── Issue 13: processes, tuned Celery, latency under load, the cost of scale ─────────────────────────────────
+/** One process and `--processes auto`, both as shipped (heap capped), the bare pipeline and Celery tuned. */
+async function processRows(sink: Sink, database: BenchDatabase) {
+  console.error(`throughput, N=${N}:`);
+  const bare = await throughput('bare', sink, (prefix) => startBare(prefix, sink.port));
+  await clearLedger(database);
+  const one = await throughput('service', sink, (prefix) =>
+    startService(prefix, sink.port, database, true, [HEAP_CAP]),
+  );
+  await clearLedger(database);
+  const auto = await throughput('service-processes-auto', sink, (prefix) =>
+    startServiceProcesses(prefix, sink.port, database),
+  );
+  const celeryTuned =
+    !args['no-celery'] && (await celeryAvailable())
+      ? await runCelery({
+          n: N,
+          sink,
+          database,
+          concurrency: availableParallelism(),
+          redisUrl: REDIS_URL,
+          tuned: await writeBareTemplates(),
+        })
+      : undefined;
+  return {
+    bare,
+    one,
+    auto,
+    celeryTuned,
+    ratioOneToBare: one.emailsPerSecond / bare.emailsPerSecond,
+    ratioAutoToOne: auto.emailsPerSecond / one.emailsPerSecond,
+    ratioAutoToCeleryTuned: celeryTuned ? auto.emailsPerSecond / celeryTuned.emailsPerSecond : undefined,
+  };
+}
+
+/** Enqueue → 250 at 50 % and 80 % of a measured maximum (one process, ledger on, as shipped). */
+async function loadLatency(sink: Sink, database: BenchDatabase, maxRate: number) {
+  const at: Record<string, Latency> = {};
+  for (const share of [0.5, 0.8]) {
+    const rate = Math.max(1, Math.round(maxRate * share));
+    console.error(`latency at ${share * 100} % of ${Math.round(maxRate)}/s: ${rate}/s for ${DURATION_S} s`);
+    at[`${share * 100}%`] = await latency(sink, database, rate);
+  }
+  return { maxRate, at };
+}
+
+interface CostOfScale {
+  redis: RedisCost;
+  ledger: LedgerCost;
+}
+
+async function costOfScale(database: BenchDatabase): Promise<CostOfScale> {
+  console.error(`cost of scale: ${SCALE_JOBS} jobs in Redis, ${SCALE_ROWS} ledger rows`);
+  const redis = await redisCost(REDIS_URL, SCALE_JOBS);
+  const ledger = await ledgerCost(database.pool, SCALE_ROWS);
+  return { redis, ledger };
+}
+
 // ── Main ──────────────────────────────────────────────────────────────────────────────────────────────────
 const sink = await startSink();
 const database = await openBenchDatabase();
@@ -612,6 +711,43 @@ if (args['latency-only']) {
   console.log(await latency(sink, database).finally(() => database.close().then(() => sink.stop())));
   process.exit(0);
 }
+if (args['scale-only']) {
+  console.log(
+    JSON.stringify(
+      await costOfScale(database).finally(() => database.close().then(() => sink.stop())),
+      null,
+      2,
+    ),
+  );
+  process.exit(0);
+}
+if (args['processes-only']) {
+  try {
+    const rows = await processRows(sink, database);
+    console.log(JSON.stringify(rows, null, 2));
+  } finally {
+    await database.close();
+    sink.stop();
+  }
+  process.exit(0);
+}
+if (args['load-latency-only']) {
+  try {
+    await clearLedger(database);
+    const max = args['max-rate']
+      ? Number(args['max-rate'])
+      : (
+          await throughput('service', sink, (prefix) =>
+            startService(prefix, sink.port, database, true, [HEAP_CAP]),
+          )
+        ).emailsPerSecond;
+    console.log(JSON.stringify(await loadLatency(sink, database, max), null, 2));
+  } finally {
+    await database.close();
+    sink.stop();
+  }
+  process.exit(0);
+}
 try {
   console.error(`throughput, N=${N}:`);
   const bare = await throughput('bare', sink, (prefix) => startBare(prefix, sink.port));
@@ -634,8 +770,25 @@ try {
     !args['no-celery'] && (await celeryAvailable())
       ? await runCelery({ n: N, sink, database, concurrency: CONCURRENCY, redisUrl: REDIS_URL })
       : undefined;
+  await clearLedger(database);
+  const auto = await throughput('service-processes-auto', sink, (prefix) =>
+    startServiceProcesses(prefix, sink.port, database),
+  );
+  const celeryTuned =
+    !args['no-celery'] && (await celeryAvailable())
+      ? await runCelery({
+          n: N,
+          sink,
+          database,
+          concurrency: availableParallelism(),
+          redisUrl: REDIS_URL,
+          tuned: await writeBareTemplates(),
+        })
+      : undefined;
   console.error(`latency, ${RATE}/s for ${DURATION_S} s:`);
   const lat = await latency(sink, database);
+  const loaded = await loadLatency(sink, database, capped.emailsPerSecond);
+  const scale = args['no-scale'] ? undefined : await costOfScale(database);
   console.error('enqueue:');
   const enqueue = await enqueueRates(database);
 
@@ -661,8 +814,13 @@ try {
       service: ledgerOn,
       serviceWithoutLedger: ledgerOff,
       serviceHeapCapped: capped,
+      serviceProcessesAuto: auto,
       viaCeleryBridge: viaBridge,
       celery,
+      celeryTuned,
+      ratioOneProcessToBare: capped.emailsPerSecond / bare.emailsPerSecond,
+      ratioAutoToOneProcess: auto.emailsPerSecond / capped.emailsPerSecond,
+      ratioAutoToCeleryTuned: celeryTuned ? auto.emailsPerSecond / celeryTuned.emailsPerSecond : undefined,
       ratioServiceToBare: ledgerOn.emailsPerSecond / bare.emailsPerSecond,
       ratioServiceWithoutLedgerToBare: ledgerOff.emailsPerSecond / bare.emailsPerSecond,
       ratioServiceToCelery: celery
@@ -670,6 +828,8 @@ try {
         : undefined,
     },
     latency: lat,
+    loadLatency: loaded,
+    scale,
     enqueue,
     celeryBridgeAlone: bridged,
   };
@@ -687,9 +847,13 @@ function table(r: {
     service: Throughput;
     serviceWithoutLedger: Throughput;
     serviceHeapCapped: Throughput;
+    serviceProcessesAuto: Throughput;
     viaCeleryBridge?: Throughput;
     celery?: Throughput;
+    celeryTuned?: Throughput;
   };
+  loadLatency: { maxRate: number; at: Record<string, Latency> };
+  scale?: CostOfScale;
   celeryBridgeAlone?: { messagesPerSecond: number; seconds: number; cpuSecondsPer1000: number };
   latency: Latency;
   enqueue: EnqueueRates;
@@ -728,6 +892,21 @@ function table(r: {
       th.celery,
       th.celery ? f(th.celery.emailsPerSecond / th.bare.emailsPerSecond, 2) : '',
     ),
+    row(
+      `email-workers --processes auto (${availableParallelism()}), ${HEAP_CAP}`,
+      th.serviceProcessesAuto,
+      f(th.serviceProcessesAuto.emailsPerSecond / th.bare.emailsPerSecond, 2),
+    ),
+    row(
+      `Celery 5 tuned (prefork ${availableParallelism()}, prefetch 16, the same email bytes)`,
+      th.celeryTuned,
+      th.celeryTuned ? f(th.celeryTuned.emailsPerSecond / th.bare.emailsPerSecond, 2) : '',
+    ),
+    '',
+    `--processes auto × one process (capped): ${f(th.serviceProcessesAuto.emailsPerSecond / th.serviceHeapCapped.emailsPerSecond, 2)}` +
+      (th.celeryTuned
+        ? `; × Celery tuned: ${f(th.serviceProcessesAuto.emailsPerSecond / th.celeryTuned.emailsPerSecond, 2)}`
+        : ''),
     '',
     r.celeryBridgeAlone
       ? `Celery bridge alone (no workers): ${f(r.celeryBridgeAlone.messagesPerSecond)} messages/s bridged, ` +
@@ -740,6 +919,17 @@ function table(r: {
     '|---|---|---|---|---|---|---|---|',
     `| ${f(r.latency.p50Ms, 1)} | ${f(r.latency.p95Ms, 1)} | ${f(r.latency.p99Ms, 1)} | ${f(r.latency.maxMs, 1)} | ${r.latency.sent} / ${r.latency.offered} | ${r.latency.maxWaiting}, ${r.latency.finalWaiting} | ${f(r.latency.enqueueP99Ms, 1)} | ${f(r.latency.producerLateMaxMs, 1)} |`,
     '',
+    `Latency under load, enqueue → 250, one process (ledger on, capped), of a maximum of ${f(r.loadLatency.maxRate)} emails/s`,
+    '',
+    '| load | emails/s | p50 ms | p95 ms | p99 ms | max ms | sent / offered | waiting: max, end |',
+    '|---|---|---|---|---|---|---|---|',
+    ...Object.entries(r.loadLatency.at).map(
+      ([share, l]) =>
+        `| ${share} | ${l.rate} | ${f(l.p50Ms, 1)} | ${f(l.p95Ms, 1)} | ${f(l.p99Ms, 1)} | ${f(l.maxMs, 1)} | ${l.sent} / ${l.offered} | ${l.maxWaiting}, ${l.finalWaiting} |`,
+    ),
+    '',
+    ...(r.scale ? scaleLines(r.scale) : []),
+    '',
     `Enqueue (tasks/s): the typed client (@email-workers/client), and POST /api/tasks/:name over ${API_CONNECTIONS} keep-alive connections`,
     '',
     `| client, one at a time | client, bulk (500 a call) | client, ${API_CONNECTIONS} in flight | HTTP API, ${API_CONNECTIONS} connections | bare express, same requests | API × bare |`,
@@ -748,4 +938,26 @@ function table(r: {
   ]
     .filter((line, i, all) => line !== '' || all[i - 1] !== '')
     .join('\n');
+}
+
+function scaleLines({ redis, ledger }: CostOfScale): string[] {
+  const f = (x: number, d = 0) => x.toFixed(d);
+  return [
+    `Cost of scale: Redis (${redis.jobs} jobs; Σ MEMORY USAGE of the run's keys, INFO used_memory delta in brackets)`,
+    '',
+    '| bytes per waiting job | bytes per retained completed job | bytes per event | retention defaults cap Redis at |',
+    '|---|---|---|---|',
+    `| ${f(redis.waitingBytesPerJob)} (${f(redis.waitingBytesPerJobInfo)}) | ${f(redis.completedBytesPerJob)} (${f(redis.completedBytesPerJobInfo)}) | ${f(redis.eventBytesPerEntry)} | ${f(redis.retentionCapMb, 1)} MB |`,
+    '',
+    `Ledger at ${ledger.rows} rows: ${f(ledger.bytesPerRow)} bytes per row with its indexes; table ${f(ledger.tableMb, 1)} MB, ` +
+      `indexes ${Object.entries(ledger.indexesMb)
+        .map(([name, mb]) => `${name} ${f(mb, 1)} MB`)
+        .join(', ')}; total ${f(ledger.totalMb, 1)} MB`,
+    '',
+    '| claim latency | p50 ms | p99 ms | mean ms |',
+    '|---|---|---|---|',
+    `| empty table | ${f(ledger.claimEmpty.p50Ms, 2)} | ${f(ledger.claimEmpty.p99Ms, 2)} | ${f(ledger.claimEmpty.meanMs, 2)} |`,
+    `| ${ledger.rows} rows | ${f(ledger.claimFull.p50Ms, 2)} | ${f(ledger.claimFull.p99Ms, 2)} | ${f(ledger.claimFull.meanMs, 2)} |`,
+    `| ratio | ${f(ledger.claimFull.p50Ms / ledger.claimEmpty.p50Ms, 2)} | ${f(ledger.claimFull.p99Ms / ledger.claimEmpty.p99Ms, 2)} | ${f(ledger.claimFull.meanMs / ledger.claimEmpty.meanMs, 2)} |`,
+  ];
 }

@@ -4,12 +4,13 @@
  * default in `.env.example` (a test keeps the two in step).
  */
 import { createPublicKey } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import {
   REDIS_ENV,
+  ENCRYPTION_ENV,
   FALSE,
   REDIS_VARIABLES,
   bool,
@@ -18,6 +19,7 @@ import {
   isLocale,
   isTimeZone,
   optionalText,
+  payloadEncryption,
   readProcessEnv,
   redisProblems,
   redisTarget,
@@ -25,6 +27,7 @@ import {
   url,
   urlHost,
   type Env,
+  type PayloadEncryption,
   type RedisTarget,
 } from '@email-workers/client/internal';
 import { ConfigError } from './errors.js';
@@ -160,6 +163,12 @@ const envSchema = z.object({
   ...REDIS_ENV,
 
   WORKER_CONCURRENCY: int(10, 1, 1_000),
+  WORKER_PROCESSES: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === 'auto' || /^([1-9]|[1-5][0-9]|6[0-4])$/.test(v), {
+      message: 'expected auto or an integer from 1 to 64',
+    }),
   WORKER_NAME: optionalText,
   JOB_TIMEOUT_MS: int(60_000, 1_000, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0, 3_600_000),
@@ -231,6 +240,13 @@ const envSchema = z.object({
   SMTP_POOL_SIZE: int(5, 1, 100),
   // A new connection costs a handshake (and often TLS and a greeting delay): recycle them rarely.
   SMTP_MAX_MESSAGES: int(1000, 1, 100_000),
+  // A fallback relay (issue 12): critical tasks go through it while the primary's breaker is open.
+  SMTP_FALLBACK_HOST: optionalText,
+  SMTP_FALLBACK_PORT: int(587, 1, 65_535),
+  SMTP_FALLBACK_USERNAME: optionalText,
+  SMTP_FALLBACK_PASSWORD: optionalText,
+  SMTP_FALLBACK_SECURE: bool(false),
+  CRITICAL_TASKS: nameList('send_otp_verification_email,send_waitlist_notification'),
   FROM_ADDRESS: email,
   FROM_NAME: optionalText,
   REPLY_TO: email,
@@ -315,6 +331,13 @@ const envSchema = z.object({
   SUBSCRIBED_TASKS: nameList(undefined),
   UNSUBSCRIBE_SECRET: secret,
   PUBLIC_BASE_URL: url(['https:', 'http:']),
+  // Dead letters and alerts (issue 12).
+  DEAD_LETTER_RETENTION: duration(14 * 86_400, 60),
+  DEAD_LETTER_RETENTION_COUNT: int(10_000, 1, 10_000_000),
+  ALERT_WEBHOOK_URL: url(['https:', 'http:']),
+  ALERT_BATCH_WINDOW_MS: int(60_000, 100, 3_600_000),
+  // Encrypted OTP codes (issue 12): read by producers (the client) and workers alike.
+  ...ENCRYPTION_ENV,
 });
 
 /** The variables the service reads; `.env.example` must list exactly these. */
@@ -346,6 +369,8 @@ export interface Config {
   redis: RedisTarget;
   worker: {
     concurrency: number;
+    /** Worker processes under one supervisor (WORKER_PROCESSES; `auto`: one per CPU). 1: the process itself. */
+    processes: number;
     name: string;
     jobTimeoutMs: number;
     shutdownTimeoutMs: number;
@@ -385,6 +410,13 @@ export interface Config {
     uncertainDelivery: Readonly<Record<string, 'resend' | 'mark_unknown'>>;
   };
   smtp: SmtpConfig;
+  /**
+   * SMTP_FALLBACK_*: a second relay, with the primary's other settings (TLS, pool, timeouts, DKIM). While the
+   * primary's breaker is open, `criticalTasks` go through it and the others wait for the primary.
+   */
+  smtpFallback: (SmtpConfig & { host: string }) | undefined;
+  /** CRITICAL_TASKS: what may take the fallback relay (OTP and waitlist offers: they expire). */
+  criticalTasks: readonly string[];
   mail: { fromAddress: string; fromName: string; replyTo: string | undefined };
   brand: { name: string; color: string; logoUrl: string | undefined; supportEmail: string; appUrl: string };
   /** What fills a payload's gaps: its locale, zone and currency, and the link of buttons without their own. */
@@ -395,6 +427,21 @@ export interface Config {
   monitor: MonitorConfig;
   bridges: BridgesConfig;
   deliverability: DeliverabilityConfig;
+  deadLetters: DeadLettersConfig;
+  /** PAYLOAD_ENCRYPTION_KEY and ENCRYPTED_FIELDS: no keys, no encryption. */
+  encryption: PayloadEncryption;
+}
+
+/** The `dead_letter` queue and its alerts (issue 12). */
+export interface DeadLettersConfig {
+  /** DEAD_LETTER_RETENTION: letters older than this are removed (14 days). */
+  retentionS: number;
+  /** DEAD_LETTER_RETENTION_COUNT: at most this many letters are kept, the oldest removed first (10,000). */
+  retentionCount: number;
+  /** ALERT_WEBHOOK_URL: where alerts are POSTed as Slack-compatible JSON; unset logs them only. */
+  alertWebhookUrl: string | undefined;
+  /** ALERT_BATCH_WINDOW_MS: letters within this long of the first unposted one go in one alert (60 s). */
+  alertBatchWindowMs: number;
 }
 
 /** The relay's quota, per-recipient limits, bounces and suppression, List-Unsubscribe (issue 12). */
@@ -491,6 +538,7 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
     redis: redisTarget(e),
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
+      processes: workerProcesses(e.WORKER_PROCESSES),
       name: e.WORKER_NAME ?? `email-worker@${hostname()}`,
       jobTimeoutMs: e.JOB_TIMEOUT_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
@@ -576,6 +624,8 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
           : undefined,
       outboxDir: resolve(PROJECT_ROOT, e.OUTBOX_DIR ?? 'var/outbox'),
     },
+    smtpFallback: undefined,
+    criticalTasks: e.CRITICAL_TASKS,
     mail: { fromAddress, fromName, replyTo: e.REPLY_TO },
     brand: {
       name: fromName,
@@ -624,7 +674,24 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
             }
           : undefined,
     },
+    deadLetters: {
+      retentionS: Math.round(e.DEAD_LETTER_RETENTION),
+      retentionCount: e.DEAD_LETTER_RETENTION_COUNT,
+      alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+      alertBatchWindowMs: e.ALERT_BATCH_WINDOW_MS,
+    },
+    encryption: payloadEncryption(e),
   };
+  if (e.SMTP_FALLBACK_HOST) {
+    config.smtpFallback = {
+      ...config.smtp,
+      host: e.SMTP_FALLBACK_HOST,
+      port: e.SMTP_FALLBACK_PORT,
+      secure: e.SMTP_FALLBACK_SECURE,
+      username: e.SMTP_FALLBACK_USERNAME,
+      password: e.SMTP_FALLBACK_PASSWORD,
+    };
+  }
   return deepFreeze(config);
 }
 
@@ -697,6 +764,12 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
   if (dkimSet !== 0 && dkimSet !== 3) {
     problems.push('DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three or none');
   }
+  if (set('SMTP_FALLBACK_USERNAME') && !set('SMTP_FALLBACK_PASSWORD')) {
+    problems.push('SMTP_FALLBACK_PASSWORD: required when SMTP_FALLBACK_USERNAME is set');
+  }
+  if (set('SMTP_FALLBACK_HOST') && !set('SMTP_HOST')) {
+    problems.push('SMTP_FALLBACK_HOST: needs SMTP_HOST (a fallback for the primary relay)');
+  }
   if (set('SMTP_USERNAME') && !set('SMTP_PASSWORD')) {
     problems.push('SMTP_PASSWORD: required when SMTP_USERNAME is set');
   }
@@ -737,6 +810,12 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
     problems.push('POSTMARK_WEBHOOK_USER, POSTMARK_WEBHOOK_PASSWORD: set both or neither');
   }
   return problems;
+}
+
+/** `auto`: one per CPU the process may use. */
+export function workerProcesses(text: string | undefined): number {
+  if (text === undefined) return 1;
+  return text === 'auto' ? availableParallelism() : Number(text);
 }
 
 /** -1 for a bad value (reported by crossProblems). */

@@ -29,6 +29,8 @@ export interface SentEmail {
   messageId: string;
   /** The server's final reply, e.g. `250 2.0.0 OK queued as 123`. */
   response: string;
+  /** The transport that sent it: `primary`, `fallback` or `outbox` (the ledger's `relay`). */
+  relay?: string | undefined;
 }
 
 /** What the ledger records once the SMTP server has accepted an email. */

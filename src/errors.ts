@@ -15,6 +15,7 @@ export {
   QueueUnavailableError,
   TaskFailedError,
   TransientError,
+  UndecryptablePayloadError,
   UnknownTaskError,
   WaitTimeoutError,
   type Dependency,
@@ -222,4 +223,9 @@ export class StartupError extends EmailWorkersError {
  */
 export class UndecodableMessageError extends EmailWorkersError {
   readonly code = 'MESSAGE_UNDECODABLE';
+}
+
+/** `start-workers --processes N`: a worker process kept crashing soon after its start, so restarting it is futile. */
+export class CrashLoopError extends EmailWorkersError {
+  readonly code = 'CRASH_LOOP';
 }

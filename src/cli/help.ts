@@ -18,6 +18,13 @@ Commands:
   suppression list    addresses not mailed (bounced, complained, unsubscribed, added by hand), in clear
   suppression add ADDRESS | suppression remove ADDRESS
                       put an address on the list (--days N for a term; for good without) or take it off
+  dlq [list]          print the dead letters, newest first: jobs that failed for good and messages the
+                      bridges refused (--task, --since, --limit, --json)
+  dlq replay ID       put a dead letter's job back on its queue with a fresh attempt budget and the same
+                      idempotency key (nothing already sent goes twice); an expired email is refused
+  dlq replay --all    the same for every dead letter (--task T, --since 1h to narrow it)
+  dlq purge --older-than AGE
+                      remove dead letters older than AGE, e.g. 7d (under one day needs --force)
   seed-users          development only: add sample users to the embedded database
   wait                wait until Redis and (when configured) PostgreSQL answer, up to --timeout SECONDS (60);
                       the container's entrypoint runs it before the service
@@ -31,6 +38,8 @@ Options for the workers:
   --queues LIST       comma-separated queues to consume (default: all)
   --concurrency N     jobs at once per queue (default: WORKER_CONCURRENCY, 10)
   --name NAME         worker name shown in Redis (default: email-worker@<host>)
+  --processes N|auto  worker processes under one supervisor (default: WORKER_PROCESSES, 1; auto: one per
+                      CPU): restarted when they crash, stopped together, one HEALTH_PORT for all
   --monitor           run the monitor instead of workers: Bull Board, /workers, /templates, /outbox,
                       /deliveries, the task API under /api and /metrics on MONITOR_PORT (5555)
   --celery-bridge     run the Celery bridge in the same process as the workers
@@ -82,6 +91,9 @@ Examples:
   start-workers deliveries --to ada@example.com --since 1d
   start-workers deliveries purge --older-than 90d --dry-run
   start-workers deliveries purge --older-than 90d
+  start-workers dlq list --since 1h
+  start-workers dlq replay --all --task send_booking_confirmation
+  start-workers dlq purge --older-than 7d
   start-workers deliveries resolve 'send_booking_confirmation~booking%3A42' --resend --by ada
   CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// start-workers celery-bridge
   start-workers --celery-bridge                   workers and the Celery bridge in one process

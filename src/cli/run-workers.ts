@@ -1,6 +1,6 @@
 /** `start-workers` with no command: the workers, until SIGTERM or SIGINT. */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { loadConfig, workerProcesses } from '../config.js';
 import { createLogger } from '../logger.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 import { positiveInteger } from './positive-integer.js';
@@ -16,6 +16,9 @@ export async function run(argv: string[]): Promise<number> {
       name: { type: 'string' },
       monitor: { type: 'boolean', default: false },
       'celery-bridge': { type: 'boolean', default: false },
+      processes: { type: 'string' },
+      // Internal: a worker process started by the supervisor (supervisor.ts).
+      supervised: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -24,13 +27,27 @@ export async function run(argv: string[]): Promise<number> {
   const queues = parseQueues(values.queues);
   const concurrency = positiveInteger('--concurrency', values.concurrency, 1000);
 
-  const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
-  const { startWorkers } = await import('../queues/start-workers.js');
+  const processes =
+    values.processes === undefined ? undefined : workerProcessesOption(values.processes, values.supervised);
 
+  const config = loadConfig();
+  const root = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true });
+  // Under a supervisor, several processes write to one output: each line says which.
+  const logger = values.supervised ? root.child({ pid: process.pid }) : root;
   // Caught since the process began (start-workers.ts): a stop request also ends a start-up still waiting for Redis
   // or PostgreSQL.
   const stops = catchStopSignals();
+  if (!values.supervised && (processes ?? config.worker.processes) > 1) {
+    const { superviseWorkers } = await import('./supervisor.js');
+    return superviseWorkers(config, logger, stops, {
+      processes: processes ?? config.worker.processes,
+      args: withoutOption(argv, '--processes'),
+    });
+  }
+  // The supervisor's end (its IPC channel closes, even by SIGKILL) stops this process as SIGTERM would.
+  if (values.supervised) process.on('disconnect', () => stops.requestStop('SIGTERM'));
+  const { startWorkers } = await import('../queues/start-workers.js');
+
   stops.onRepeat((signal) => {
     logger.warn({ signal }, 'second signal: exiting at once');
     logger.flush();
@@ -58,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
       concurrency,
       name: values.name,
       signal: stops.signal,
+      supervised: values.supervised,
     });
   } catch (error) {
     if (stops.signal.aborted) {
@@ -84,6 +102,25 @@ export async function run(argv: string[]): Promise<number> {
   logger.info('stopped');
   logger.flush();
   return 0;
+}
+
+/** `--processes N|auto`; the supervisor's own processes are one each. */
+function workerProcessesOption(text: string, supervised: boolean): number {
+  if (supervised) return 1;
+  if (text !== 'auto' && !/^([1-9]|[1-5][0-9]|6[0-4])$/.test(text)) {
+    throw new UsageError(`--processes: expected auto or an integer from 1 to 64, got "${text}"`);
+  }
+  return workerProcesses(text);
+}
+
+/** argv without `--processes N` / `--processes=N`. */
+function withoutOption(argv: readonly string[], name: string): string[] {
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === name) i++;
+    else if (!argv[i]!.startsWith(`${name}=`)) rest.push(argv[i]!);
+  }
+  return rest;
 }
 
 function parseQueues(text: string | undefined): QueueName[] | undefined {

@@ -14,6 +14,7 @@ type Command = () => Promise<{ run(argv: string[]): Promise<number> }>;
 const COMMANDS: Record<string, Command> = {
   migrate: () => import('./migrate.js'),
   deliveries: () => import('./deliveries.js'),
+  dlq: () => import('./dlq.js'),
   'seed-users': () => import('./seed-users.js'),
   wait: () => import('./wait.js'),
   'celery-bridge': () => import('./celery-bridge.js'),

@@ -8,6 +8,12 @@ export interface StopSignals {
   readonly signal: AbortSignal;
   /** What a second signal does (by default: exit at once, status 128 + signal). */
   onRepeat(handler: (signal: NodeJS.Signals) => void): void;
+  /**
+   * A stop asked for otherwise than by a signal (the supervisor's message, its end): counts as the first signal,
+   * and is ignored when a stop is already under way, since a terminal's Ctrl-C reaches the supervisor and its
+   * worker processes alike.
+   */
+  requestStop(signal: NodeJS.Signals): void;
 }
 
 let installed: StopSignals | undefined;
@@ -26,6 +32,9 @@ export function catchStopSignals(): StopSignals {
     signal: controller.signal,
     onRepeat(handler) {
       repeat = handler;
+    },
+    requestStop(signal) {
+      if (!controller.signal.aborted) controller.abort(signal);
     },
   };
   return installed;

@@ -4,7 +4,7 @@
  *   /api/…                          the task API, Bearer API_TOKEN (api/router.ts); /api/docs and openapi.json
  *                                   also open to a board login
  *   /webhooks/…  /unsubscribe       their own auth: signatures, basic auth of their own, tokens (webhooks/)
- *   /queues  /workers  /templates  /outbox  /deliveries  /suppressions  /metrics
+ *   /queues  /workers  /templates  /outbox  /deliveries  /suppressions  /dead-letters  /metrics
  *                                   basic auth, operator or viewer
  * Loaded only by src/cli/monitor.ts: a worker process never loads express or Bull Board.
  */
@@ -13,7 +13,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { maskEmail, type Logger } from '../logger.js';
+import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
 import type { JobsOptions } from 'bullmq';
 import { batched } from '../db/batch.js';
 import { createLedger } from '../db/ledger/index.js';
@@ -25,6 +25,10 @@ import { livenessBody } from '../queues/health-server.js';
 import { listWorkers } from '../queues/heartbeat.js';
 import { registerQueueGauges } from '../queues/metrics.js';
 import { openQueues, type QueueHandles } from '../queues/open-queues.js';
+import { queuePrefix } from '../queues/connection.js';
+import { deadLetterAdmin } from '../queues/dead-letter-admin.js';
+import { DEAD_LETTER_QUEUE, openDeadLetters } from '../queues/dead-letter.js';
+import { createJobState } from '../queues/job-state.js';
 import { QUEUE_NAMES } from '../tasks/define-task.js';
 import type { ApiContext } from './api/context.js';
 import { openApiDocument } from './api/openapi.js';
@@ -33,6 +37,7 @@ import { basicAuth, bearerAuth, sameOriginChanges, viewerOf, viewerReadsOnly } f
 import { createBoards } from './board.js';
 import { createFailedLogins } from './failed-logins.js';
 import { apiDocsPage } from './pages/api-docs.js';
+import { deadLetterQuery, deadLettersPage } from './pages/dead-letters.js';
 import { deliveriesPage, deliveryQuery, toFilter, unknownFirst } from './pages/deliveries.js';
 import { OPEN_WARNING, type PageContext } from './pages/layout.js';
 import { outboxPage } from './pages/outbox.js';
@@ -117,6 +122,15 @@ export async function startMonitor(
     const handles = openQueues(QUEUE_NAMES, redis, config, logger);
     closers.push(() => handles.close());
     const queues = [...handles.queues.values()];
+    const deadLetterQueue = openDeadLetters(redis, queuePrefix(config.redis, DEAD_LETTER_QUEUE));
+    closers.push(() => deadLetterQueue.close());
+    const deadLetters = deadLetterAdmin({
+      deadLetters: deadLetterQueue.queue,
+      queueFor: (name) => handles.queues.get(name as never),
+      jobState: createJobState(redis, (queue) => queuePrefix(config.redis, queue)),
+      redis,
+      keys: config.encryption.keys,
+    });
 
     const database = await openDatabase(config, {
       onIdleError: (error) => logger.warn({ err: error.message }, 'idle database connection lost'),
@@ -160,7 +174,11 @@ export async function startMonitor(
     );
     router.use(
       '/api',
-      createApiRouter({ config, redis, queues: handles, add: batchedAdd(handles) }, failures, logger),
+      createApiRouter(
+        { config, redis, queues: handles, add: batchedAdd(handles), deadLetters },
+        failures,
+        logger,
+      ),
     );
 
     // Relays and recipients authenticate on their own terms (signatures, tokens), never with a board login.
@@ -175,6 +193,7 @@ export async function startMonitor(
         { text: 'Templates', url: `${base}/templates` },
         ...(outboxInUse ? [{ text: 'Outbox', url: `${base}/outbox` }] : []),
         { text: 'Deliveries', url: `${base}/deliveries` },
+        { text: 'Dead letters', url: `${base}/dead-letters` },
         { text: 'Task API', url: `${base}/api/docs` },
       ],
     });
@@ -262,6 +281,31 @@ export async function startMonitor(
       );
       res.redirect(303, `${base}/suppressions`);
     });
+    router.get('/dead-letters', redisReady, async (req, res) => {
+      const query = deadLetterQuery(req.query);
+      const since = query.since_hours ? new Date(Date.now() - query.since_hours * 3_600_000) : undefined;
+      const letters = await deadLetters.list({ task: query.task, since, limit: query.limit });
+      res.type('html').send(deadLettersPage(context(res), query, letters));
+    });
+    router.post(
+      '/dead-letters/replay',
+      redisReady,
+      express.urlencoded({ extended: false, limit: '4kb' }),
+      async (req, res) => {
+        const { id } = (req.body ?? {}) as { id?: unknown };
+        if (typeof id !== 'string' || !id || id.length > 600) {
+          return void res.status(400).type('text/plain').send('expected id\n');
+        }
+        const result = await deadLetters.replay(id);
+        const who = `monitor:${viewerOf(res).user}`;
+        logger.info(
+          { deadLetter: maskEmailsIn(id), by: who, replayed: result.replayed },
+          'dead letter replayed from the monitor',
+        );
+        const notice = `${maskEmailsIn(id)}: ${result.replayed ? 'replayed' : 'refused'}: ${result.detail}`;
+        res.redirect(303, `${base}/dead-letters?notice=${encodeURIComponent(notice)}`);
+      },
+    );
     router.get('/metrics', async (_req, res) => {
       res.type(registry.contentType).send(await registry.metrics());
     });

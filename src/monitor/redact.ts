@@ -4,6 +4,7 @@
  * so a board shown on a screen in a meeting leaks nothing.
  */
 import { maskEmail, maskEmailsIn } from '../logger.js';
+import { isEncrypted } from '@email-workers/client/internal';
 
 export const REDACTED = '[redacted]';
 
@@ -26,6 +27,8 @@ export function maskName(name: string): string {
 /** A job's data or result: secrets replaced, addresses and names masked, other strings scanned for addresses. */
 export function redactJobValue(value: unknown, key = ''): unknown {
   if (SECRET_KEYS.has(key.toLowerCase())) return value === undefined || value === null ? value : REDACTED;
+  // An encrypted field (PAYLOAD_ENCRYPTION_KEY): neither the code nor its ciphertext is shown.
+  if (isEncrypted(value)) return REDACTED;
   if (typeof value === 'string') {
     if (ADDRESS_KEYS.has(key)) return maskEmailsIn(value.includes('@') ? (maskEmail(value) ?? '') : value);
     if (NAME_KEYS.has(key)) return maskName(value);
@@ -44,6 +47,7 @@ export function redactJobValue(value: unknown, key = ''): unknown {
  */
 export function redactDeep(value: unknown, key = ''): unknown {
   if (SECRET_KEYS.has(key.toLowerCase())) return value === undefined || value === null ? value : REDACTED;
+  if (isEncrypted(value)) return REDACTED;
   // `email-worker@<host>` is the worker's name, not an address.
   if (key === 'processedBy') return value;
   if (typeof value === 'string') return maskEmailsIn(value);

@@ -14,7 +14,9 @@ import { DatabaseNotConfiguredError, StartupError, TemplateError } from '../erro
 import type { Logger } from '../logger.js';
 import type { Outbox } from '../mail/outbox.js';
 import { loadTemplates, type Templates } from '../mail/templates.js';
-import { createMailer, type Mailer } from '../mail/transport.js';
+import type { Sender } from '../mail/transport.js';
+import { smtpTransport } from '../mail/transports/smtp.js';
+import type { Transport } from '../mail/transports/transport.js';
 import { tasks, TASK_NAMES } from '../tasks/registry.js';
 import { renderSample } from '../tasks/render-sample.js';
 import { createRedis, dataNodes, describeRedis, type RedisConnection } from './connection.js';
@@ -23,7 +25,10 @@ import type { Services } from './process-job.js';
 export interface WorkerContext {
   templates: Templates;
   redis: RedisConnection;
-  mailer: Mailer;
+  /** The primary relay (SMTP_HOST), or the development outbox. */
+  mailer: Transport;
+  /** SMTP_FALLBACK_HOST: critical tasks go through it while the primary's breaker is open. */
+  fallback: Transport | undefined;
   outbox: Outbox | undefined;
   database: Database | undefined;
   ledger: Ledger | undefined;
@@ -49,6 +54,14 @@ export async function buildContext(
       `UNCERTAIN_DELIVERY: unknown task ${unknownTasks.join(', ')}; known: ${TASK_NAMES.join(', ')}`,
     );
   }
+  const unknownEncrypted = Object.keys(config.encryption.fields).filter(
+    (name) => !Object.hasOwn(tasks, name),
+  );
+  if (unknownEncrypted.length) {
+    throw new StartupError(
+      `ENCRYPTED_FIELDS: unknown task ${unknownEncrypted.join(', ')}; known: ${TASK_NAMES.join(', ')}`,
+    );
+  }
   const templates = await prepareTemplates(config);
   logger.info({ templates: templates.names.length }, 'templates compiled');
 
@@ -61,11 +74,12 @@ export async function buildContext(
   await refuseEvictingRedis(redis, config);
 
   const { mailer, outbox } = await prepareMailer(config, logger);
-  // Closed in reverse: the pool's connections go first, then the outbox that serves them.
-  closers.push(
-    () => outbox?.close(),
-    () => mailer.close(),
-  );
+  // The outbox transport closes its pool's connections first, then the capture server that serves them.
+  closers.push(() => mailer.close());
+  const fallback = config.smtpFallback
+    ? smtpTransport('fallback', config.smtpFallback, senderOf(config))
+    : undefined;
+  if (fallback) closers.push(() => fallback.close());
 
   const database = await openDatabase(config, {
     onIdleError: (error) => logger.warn({ err: error.message }, 'idle database connection lost'),
@@ -93,7 +107,7 @@ export async function buildContext(
   }
   const ledger = await prepareLedger(database, config, logger);
   const findRecipient = await prepareRecipients(database, config, logger);
-  return { templates, redis, mailer, outbox, database, ledger, findRecipient };
+  return { templates, redis, mailer, fallback, outbox, database, ledger, findRecipient };
 }
 
 /**
@@ -170,29 +184,36 @@ async function refuseEvictingRedis(redis: RedisConnection, config: Config): Prom
   }
 }
 
-async function prepareMailer(config: Config, logger: Logger): Promise<{ mailer: Mailer; outbox?: Outbox }> {
+async function prepareMailer(
+  config: Config,
+  logger: Logger,
+): Promise<{ mailer: Transport; outbox?: Outbox }> {
+  const host = config.smtp.host;
+  let mailer: Transport;
   let outbox: Outbox | undefined;
-  let host = config.smtp.host;
-  let port = config.smtp.port;
-  if (!host) {
+  if (host) {
+    mailer = smtpTransport('primary', { ...config.smtp, host }, senderOf(config));
+  } else {
     // Loaded only here: a worker with a real SMTP server never carries the capture server's code.
-    const { startOutbox } = await import('../mail/outbox.js');
-    outbox = await startOutbox(config.smtp.outboxDir);
-    ({ host, port } = outbox);
-    logger.info({ outbox: outbox.dir, port }, 'no SMTP_HOST: capturing mail as .eml files');
+    const { outboxTransport } = await import('../mail/transports/outbox.js');
+    const transport = await outboxTransport(config.smtp, senderOf(config));
+    ({ outbox } = transport);
+    mailer = transport;
+    logger.info({ outbox: outbox.dir, port: outbox.port }, 'no SMTP_HOST: capturing mail as .eml files');
   }
-  const mailer = createMailer(
-    { ...config.smtp, host, port },
-    { address: config.mail.fromAddress, name: config.mail.fromName, replyTo: config.mail.replyTo },
-  );
+  const where = outbox ? { host: outbox.host, port: outbox.port } : { host, port: config.smtp.port };
   try {
     await mailer.verify();
-    logger.info({ host, port }, 'SMTP connection verified');
+    logger.info(where, 'SMTP connection verified');
   } catch (error) {
     // Not fatal: the SMTP breaker holds jobs back until the server answers, as after a failure later on.
-    logger.error({ host, port, err: (error as Error).message }, 'SMTP verification failed');
+    logger.error({ ...where, err: (error as Error).message }, 'SMTP verification failed');
   }
   return { mailer, outbox };
+}
+
+function senderOf(config: Config): Sender {
+  return { address: config.mail.fromAddress, name: config.mail.fromName, replyTo: config.mail.replyTo };
 }
 
 async function prepareLedger(

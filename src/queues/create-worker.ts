@@ -41,8 +41,9 @@ export function createWorker(
   worker.on('error', (error) => logger.debug({ queue: queueName, err: error.message }, 'worker error'));
   worker.on('failed', (job: Job | undefined, error: Error) => {
     if (!job) return;
-    // Every failure that reaches BullMQ is final (retries are delayed jobs): this job is a dead letter now.
-    logger.fatal(
+    // Every failure that reaches BullMQ is final (retries are delayed jobs). The dead-letter alerter logs it at
+    // fatal once, from the queue's events (a crashed worker never gets here); this line is the worker's own.
+    logger.error(
       {
         jobId: job.id && maskEmailsIn(job.id),
         task: maskEmailsIn(job.name),
@@ -51,7 +52,7 @@ export function createWorker(
         runs: job.attemptsStarted,
         lastError: maskEmailsIn(error.message),
       },
-      'dead letter: job failed for good',
+      'job failed for good',
     );
   });
   return worker;

@@ -14,6 +14,13 @@ export interface HealthServerOptions {
   host?: string;
   probes: readonly ComponentProbe[];
   registry: Registry;
+  /** In place of the probes and the registry: what `start-workers --processes N` gathers from its processes. */
+  gathered?: {
+    readiness(): Promise<Readiness>;
+    metrics(): Promise<string>;
+    /** Added to the liveness body (the supervisor's processes). */
+    liveness(): Record<string, unknown>;
+  };
 }
 
 export interface HealthServer {
@@ -29,8 +36,9 @@ export function livenessBody(): { status: 'healthy'; service: 'email_workers'; t
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   // Probes are not free (an SMTP handshake): requests that arrive together share one round.
   let inFlight: Promise<Readiness> | undefined;
+  const check = options.gathered?.readiness ?? (() => checkReadiness(options.probes));
   const readiness = () =>
-    (inFlight ??= checkReadiness(options.probes).finally(() => {
+    (inFlight ??= check().finally(() => {
       inFlight = undefined;
     }));
 
@@ -42,12 +50,12 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       send(response, 405, { error: 'GET only' });
     } else if (path === '/health') {
-      send(response, 200, livenessBody());
+      send(response, 200, { ...livenessBody(), ...options.gathered?.liveness() });
     } else if (path === '/health/ready') {
       const { ready, components } = await readiness();
       send(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', components });
     } else if (path === '/metrics') {
-      const text = await options.registry.metrics();
+      const text = await (options.gathered?.metrics() ?? options.registry.metrics());
       response.writeHead(200, { 'content-type': options.registry.contentType }).end(text);
     } else {
       send(response, 404, { error: 'not found: /health, /health/ready, /metrics' });

@@ -102,7 +102,8 @@ async function fail(job: Job, failure: PermanentError, jobState: JobState, outco
     err: errorFields(failure),
   });
   // Failed reasons, stack traces and job logs are shown by monitors: addresses in them are masked as in logs.
-  await job.log(`failed: ${maskEmailsIn(failure.message)}`).catch(() => undefined);
+  // The code is read back from here by the dead-letter listener (failureCode): BullMQ keeps only the message.
+  await job.log(`failed (${failure.code}): ${maskEmailsIn(failure.message)}`).catch(() => undefined);
   // What a caller waiting on the job (enqueueAndWait, getTaskStatus) reads besides the failed reason.
   const report: JobReport = { ...reportOf(job), code: failure.code };
   await job.updateProgress(report).catch(() => undefined);

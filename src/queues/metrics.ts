@@ -38,6 +38,8 @@ export interface WorkerMetrics {
   jobOutcome(task: string, outcome: string, durationMs: number): void;
   /** Times each call of `send` into the SMTP histogram. */
   timeSend<A extends unknown[], R>(send: (...args: A) => Promise<R>): (...args: A) => Promise<R>;
+  /** One email accepted by a relay (`primary`, `fallback`, `outbox`). */
+  relaySent(relay: string): void;
   /** 0 closed, 1 half-open, 2 open: what issue 8's circuit breakers report. */
   setBreakerState(dependency: string, state: BreakerState): void;
   totals(): Readonly<JobTotals>;
@@ -94,11 +96,19 @@ export function createWorkerMetrics(): WorkerMetrics {
     buckets: DURATION_BUCKETS_S,
     registers: [registry],
   });
+  const relaySends = new Counter({
+    name: 'email_relay_sent_total',
+    help: 'Emails accepted, per relay: primary, fallback (while the primary is out) or outbox',
+    labelNames: ['relay'] as const,
+    registers: [registry],
+  });
   const breakers = new Gauge({
     name: 'email_breaker_state',
     help: 'Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open',
     labelNames: ['dependency'] as const,
     registers: [registry],
+    // Under a supervisor: the worst of its processes.
+    aggregator: 'max',
   });
   const totals: JobTotals = { total: 0, sent: 0, skipped: 0, failed: 0, retried: 0, dead_lettered: 0 };
 
@@ -132,6 +142,9 @@ export function createWorkerMetrics(): WorkerMetrics {
         }
       };
     },
+    relaySent(relay) {
+      relaySends.inc({ relay });
+    },
     setBreakerState(dependency, state) {
       breakers.set({ dependency }, BREAKER_VALUE[state]);
     },
@@ -149,6 +162,8 @@ export function registerQueueGauges(registry: Registry, queues: () => readonly Q
     help: 'Jobs per queue and state (waiting includes prioritized jobs)',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
+    // Every worker process reads the same queues: under a supervisor, one reading, not their sum.
+    aggregator: 'max',
     async collect() {
       this.reset();
       await Promise.all(

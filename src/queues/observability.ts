@@ -12,6 +12,7 @@ import { startHealthServer } from './health-server.js';
 import { registerQueueGauges, type WorkerMetrics } from './metrics.js';
 import type { ComponentProbe } from './readiness.js';
 import { startStatsLog } from './stats-log.js';
+import { answerSupervisor } from './supervised.js';
 
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 
@@ -24,13 +25,16 @@ export interface ObservabilityOptions {
   probes: readonly ComponentProbe[];
   queues: readonly Queue[];
   worker: { name: string; concurrency: number };
+  /** Run by `--processes N`: the supervisor serves HEALTH_PORT, and this process answers it over IPC. */
+  supervised?: boolean;
 }
 
 export async function startObservability(options: ObservabilityOptions): Promise<() => Promise<void>> {
   const { config, logger, metrics } = options;
   registerQueueGauges(metrics.registry, () => options.queues);
+  const stopAnswering = options.supervised ? answerSupervisor(metrics.registry, options.probes) : undefined;
   const health =
-    config.health.port > 0
+    config.health.port > 0 && !options.supervised
       ? await startHealthServer({
           port: config.health.port,
           probes: options.probes,
@@ -57,6 +61,7 @@ export async function startObservability(options: ObservabilityOptions): Promise
   const stopStats = startStatsLog(metrics.totals, config.health.statsIntervalS, logger);
   return async () => {
     stopStats();
+    stopAnswering?.();
     await heartbeat.stop();
     await health?.close();
   };

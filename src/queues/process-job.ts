@@ -27,7 +27,7 @@ import { listUnsubscribeHeaders } from '../mail/list-unsubscribe.js';
 import { isThrottling } from '../mail/smtp-errors.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
-import { parsePayload } from '@email-workers/client/internal';
+import { decryptPayload, parsePayload } from '@email-workers/client/internal';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
 import type { Admission } from './admission.js';
 import { resolveRetry } from './backoff.js';
@@ -44,6 +44,13 @@ import type { SendQuota } from './send-quota.js';
 /** What a handler's context is built from, once per process. */
 export interface Services extends Omit<TaskContext, 'job' | 'delivery' | 'send'> {
   send(email: OutgoingEmail, options?: SendOptions): Promise<SentEmail>;
+  /** The primary relay's name (`primary`, or `outbox` in development), recorded with each email it sends. */
+  relay?: string;
+  /**
+   * The fallback relay (SMTP_FALLBACK_HOST): critical tasks (CRITICAL_TASKS) send through it while the primary's
+   * SMTP breaker is open, instead of waiting.
+   */
+  fallback?: { name: string; send: Services['send'] } | undefined;
 }
 
 export interface ProcessorDeps {
@@ -61,7 +68,7 @@ export interface ProcessorDeps {
   /** What every job of a task's queue needs: while one of them is out, its jobs go back at once. */
   dependenciesOf(queue: QueueName): readonly Dependency[];
   /** Counts each outcome for /metrics (issue 9). */
-  metrics?: Pick<WorkerMetrics, 'jobOutcome'>;
+  metrics?: Pick<WorkerMetrics, 'jobOutcome' | 'relaySent'>;
   /** The suppression list and RECIPIENT_LIMITS, checked before each claim (issue 12). */
   admission?: Admission;
   /** EMAIL_RATE_LIMIT and the relay's backpressure, taken from before each claim (issue 12). */
@@ -146,7 +153,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
 
     const task = findTask(job.name);
     if (stopping) return returnToQueue(job, token, 'the worker is stopping', outcome);
-    const open = task && deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d));
+    // A critical task does not wait for the primary relay while a fallback can take it.
+    const mayFallBack = Boolean(task && services.fallback && config.criticalTasks.includes(task.name));
+    const open =
+      task &&
+      deps.dependenciesOf(task.queue).find((d) => breakers.isOpen(d) && !(d === 'smtp' && mayFallBack));
     if (open) return turnBack(`${open} breaker open`, config.breaker.probeIntervalMs, open);
     const recovered = job.stalledCounter >= 2;
     if (recovered && recoveredRunning) {
@@ -172,7 +183,8 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     let delivery: JobDelivery | undefined;
     try {
       if (!task) throw new UnknownTaskError(job.name, TASK_NAMES);
-      const payload = parsePayload(task, data);
+      // Encrypted fields (the OTP code) are clear only in this run's memory, from here to the send.
+      const payload = parsePayload(task, decryptPayload(task.name, data, config.encryption.keys));
       const key = deliveryKey(task.name, job, config.redis.prefix);
       delivery = jobDelivery(
         job,
@@ -263,27 +275,30 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           run.controller.signal.throwIfAborted();
           deps.crashAt('before-send', run.jobId);
           enter('waiting for an SMTP connection', 'smtp');
-          const sent = await services
-            .send(
-              {
-                ...email,
-                messageId,
-                headers: subscribed && { ...email.headers, ...listUnsubscribeHeaders(subscribed, email.to) },
+          // Decided per send: the primary's breaker may have closed again since the run began.
+          const fallback = mayFallBack && breakers.isOpen('smtp') ? services.fallback : undefined;
+          const relay = fallback?.name ?? services.relay;
+          const sent = await (fallback?.send ?? services.send)(
+            {
+              ...email,
+              messageId,
+              headers: subscribed && { ...email.headers, ...listUnsubscribeHeaders(subscribed, email.to) },
+            },
+            {
+              signal: run.controller.signal,
+              onData: () => {
+                run.dataStarted = true;
+                enter('transmitting the message', 'smtp');
+                setImmediate(() => deps.crashAt('before-data-end', run.jobId));
               },
-              {
-                signal: run.controller.signal,
-                onData: () => {
-                  run.dataStarted = true;
-                  enter('transmitting the message', 'smtp');
-                  setImmediate(() => deps.crashAt('before-data-end', run.jobId));
-                },
-              },
-            )
-            .catch((error: unknown) => afterRefusal(error, email.to));
+            },
+          ).catch((error: unknown) => afterRefusal(error, email.to));
           run.accepted = true;
-          breakers.success('smtp');
+          // The fallback answering says nothing about the primary: only the primary closes its breaker.
+          if (!fallback) breakers.success('smtp');
+          if (relay) deps.metrics?.relaySent(relay);
           deps.crashAt('after-250', run.jobId);
-          return sent;
+          return relay ? { ...sent, relay } : sent;
         },
       };
       // What a refusal tells the whole service: a bounced address is suppressed, a throttle slows every sender.
@@ -381,7 +396,12 @@ async function endClaim(
 }
 
 /** The passed deadline, if the job is past its task's expiry or its payload's `expires_at`. */
-function expiry(task: TaskDefinition, payload: unknown, enqueuedAt: Date, now: Date): Date | undefined {
+export function expiry(
+  task: TaskDefinition,
+  payload: unknown,
+  enqueuedAt: Date,
+  now: Date,
+): Date | undefined {
   const deadlines = [task.expiresAt?.(payload as never, enqueuedAt)];
   const expiresAt = (payload as { expires_at?: string }).expires_at;
   if (expiresAt) deadlines.push(new Date(expiresAt));

@@ -10,12 +10,17 @@ import type { Logger } from '../logger.js';
 import type { Outbox } from '../mail/outbox.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 import { createSuppressionList } from '../db/suppressions.js';
+import { findTask } from '../tasks/registry.js';
 import { createAdmission } from './admission.js';
 import { buildContext, type Closers } from './build-context.js';
 import { createBreakers, type Breakers } from './breakers.js';
 import { crashHook } from './crash-points.js';
 import { queuePrefix } from './connection.js';
 import { createWorker } from './create-worker.js';
+import { deadLetterAdmin } from './dead-letter-admin.js';
+import { startDeadLetterAlerter } from './dead-letter-alerter.js';
+import { listenForFailures } from './dead-letter-listener.js';
+import { DEAD_LETTER_QUEUE, openDeadLetters } from './dead-letter.js';
 import { checkHealth } from './health.js';
 import { createJobState, lockHolder } from './job-state.js';
 import { scheduleMaintenance } from './maintenance.js';
@@ -39,6 +44,8 @@ export interface WorkerOptions {
   watchdogIntervalMs?: number;
   /** Aborting it stops a start-up that is still waiting for Redis or PostgreSQL. */
   signal?: AbortSignal;
+  /** One of `--processes N`: health and metrics go to the supervisor over IPC (supervised.ts). */
+  supervised?: boolean;
 }
 
 export interface RunningWorkers {
@@ -87,6 +94,14 @@ export async function startWorkers(
       : undefined;
     // Before the pools close, and as soon as the database is back: sends it could not record, recorded.
     closers.push(() => unrecorded?.recordAll());
+    const fallbackQueues = new Set<QueueName>(
+      context.fallback
+        ? config.criticalTasks.flatMap((name) => {
+            const task = findTask(name);
+            return task ? [task.queue] : [];
+          })
+        : [],
+    );
     const breakers = createBreakers({
       threshold: config.breaker.threshold,
       probeIntervalMs: config.breaker.probeIntervalMs,
@@ -104,8 +119,11 @@ export async function startWorkers(
         if (dependency === 'database' && state === 'closed') unrecorded?.recordAll().catch(() => undefined);
         if (closing) return;
         for (const slot of slots) {
-          const blocked = dependenciesOf(slot.queue.name as QueueName, config).some((d) =>
-            breakers.isOpen(d),
+          const queue = slot.queue.name as QueueName;
+          // A queue that holds a critical task keeps running on the fallback relay; its other tasks are turned
+          // back one by one (process-job.ts) until the primary is back.
+          const blocked = dependenciesOf(queue, config).some(
+            (d) => breakers.isOpen(d) && !(d === 'smtp' && fallbackQueues.has(queue)),
           );
           if (blocked && !slot.worker.isPaused()) void slot.worker.pause(true);
           if (!blocked && slot.worker.isPaused()) void slot.worker.resume();
@@ -116,6 +134,7 @@ export async function startWorkers(
     redis.on('close', () => closing || breakers.failure('redis', new Error('connection to Redis lost')));
     redis.on('ready', () => breakers.success('redis'));
 
+    const jobState = createJobState(redis, prefixOf);
     const processor = createProcessor({
       config,
       logger,
@@ -125,12 +144,17 @@ export async function startWorkers(
         // Both are closures over state built once, not methods that need their object.
         render: templates.render,
         send: metrics.timeSend(mailer.send),
+        relay: mailer.name,
+        fallback: context.fallback && {
+          name: context.fallback.name,
+          send: metrics.timeSend(context.fallback.send),
+        },
         checkHealth: () => checkHealth({ redis, mailer, pool: database?.pool, templates, breakers }),
         now: () => new Date(),
       },
       ledger,
       breakers,
-      jobState: createJobState(redis, prefixOf),
+      jobState,
       lockHolder: lockHolder(redis, prefixOf),
       crashAt: crashHook(config.chaosCrashPoint),
       unrecorded,
@@ -191,9 +215,26 @@ export async function startWorkers(
       logger,
       options.watchdogIntervalMs ?? 15_000,
     );
+    // issue 12: every failure for good becomes a dead letter, and every dead letter an alert, whichever
+    // replica's worker (or none, for a crash) saw it fail.
+    const deadLetters = openDeadLetters(redis, prefixOf(DEAD_LETTER_QUEUE));
+    closers.push(() => deadLetters.close());
+    const failures = listenForFailures([...handles.queues.values()], redis, config, deadLetters, logger);
+    const alerter = startDeadLetterAlerter(deadLetters.queue, redis, config, logger);
+    closers.push(
+      () => failures.close(),
+      () => alerter.close(),
+    );
+    const letters = deadLetterAdmin({
+      deadLetters: deadLetters.queue,
+      queueFor: (name) => handles.queues.get(name as QueueName),
+      jobState,
+      redis,
+      keys: config.encryption.keys,
+    });
     closers.push(
       stopWatchdog,
-      scheduleMaintenance([...handles.queues.values()], ledger, unrecorded, config, logger),
+      scheduleMaintenance([...handles.queues.values()], ledger, unrecorded, config, logger, letters),
     );
     // issue 9: health server (HEALTH_PORT), queue gauges, heartbeat, stats line; each breaker is a readiness probe.
     closers.push(
@@ -210,6 +251,7 @@ export async function startWorkers(
         ],
         queues: slots.map((slot) => slot.queue),
         worker: settings,
+        supervised: options.supervised,
       }),
     );
     logger.info(

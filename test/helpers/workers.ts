@@ -106,10 +106,21 @@ export async function startTestWorkers(
     async events(name) {
       let queueEvents = events.get(name);
       if (!queueEvents) {
-        // Its blocking reads need a connection of its own.
+        // Its blocking reads need a connection of its own. It reads on from the stream's last event as it is now:
+        // from `$` (the default) it would miss an event written before its first read, and waitUntilFinished's
+        // own check comes before that read, so a job finishing in between would never be seen to finish.
+        const [last] = await (producer ??= connect()).xrevrange(
+          `${queuePrefix(config.redis, name)}:${name}:events`,
+          '+',
+          '-',
+          'COUNT',
+          1,
+        );
+        if (events.has(name)) return events.get(name)!;
         queueEvents = new QueueEvents(name, {
           connection: connect(),
           prefix: queuePrefix(config.redis, name),
+          lastEventId: last?.[0] ?? '0-0',
         });
         queueEvents.on('error', () => undefined);
         events.set(name, queueEvents);

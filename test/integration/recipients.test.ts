@@ -165,7 +165,7 @@ describe('with the database down and the ledger off', () => {
     expect(
       logs.slice(0, -1).every((line) => /\(not charged: database outage; retry in \d+ ms\)$/.test(line)),
     ).toBe(true);
-    expect(logs.at(-1)).toMatch(/^failed: database unavailable for 3s/);
+    expect(logs.at(-1)).toMatch(/^failed \(OUTAGE_TOO_LONG\): database unavailable for 3s/);
   });
 
   it('still delivers the tasks addressed by email on the same workers', async () => {

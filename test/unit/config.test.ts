@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { loadBridgeConfig, loadClientConfig, loadConfig, parseDurationSeconds } from '../../src/config.js';
+import { loadEncryptionConfig } from '@email-workers/client/internal';
 import { ConfigError } from '../../src/errors.js';
 
 type Env = Record<string, string | undefined>;
@@ -248,6 +249,8 @@ describe('loadClientConfig', () => {
   it('builds the Redis target from the same variables as the workers', () => {
     const env = { REDIS_HOST: 'cache.internal', REDIS_PASSWORD: 'p@ss', QUEUE_PREFIX: 'emails' };
     expect(loadClientConfig(env)).toEqual({ redis: loadConfig(env).redis });
+    // The client encrypts with the same keys and fields the workers decrypt with.
+    expect(loadEncryptionConfig(env)).toEqual(loadConfig(env).encryption);
     expect(loadClientConfig(env).redis.prefix).toBe('emails');
   });
 

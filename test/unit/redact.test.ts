@@ -62,3 +62,14 @@ describe('maskName', () => {
     expect(maskName('  Grace  Brewster Hopper ')).toBe('G*** B*** H***');
   });
 });
+
+describe('encrypted fields', () => {
+  it('are shown as neither their ciphertext nor their clear text, under any key', () => {
+    const sealed = { $enc: 'v1:3fa2c1d9:aXY:dGFn:Y3Q' };
+    expect(redactJobValue({ email: sealed, otp: sealed })).toEqual({ email: REDACTED, otp: REDACTED });
+    expect(redactDeep({ data: { note: sealed }, other: sealed })).toEqual({
+      data: { note: REDACTED },
+      other: REDACTED,
+    });
+  });
+});

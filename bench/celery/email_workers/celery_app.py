@@ -32,7 +32,8 @@ app.conf.update(
     accept_content=["json"],
     task_ignore_result=True,
     task_acks_late=True,
-    worker_prefetch_multiplier=1,
+    # The old service's 1; the tuned row of bench/celery.ts sets 16 (CELERY_PREFETCH_MULTIPLIER).
+    worker_prefetch_multiplier=int(os.environ.get("CELERY_PREFETCH_MULTIPLIER", "1")),
     task_routes={f"email_workers.tasks.{task}": {"queue": queue} for task, queue in QUEUE_OF.items()},
     timezone="UTC",
 )

@@ -6,7 +6,9 @@ connection per worker process), renders a Jinja2 HTML and text template, and sen
 connection per worker process, reconnecting when it drops. Transient failures retry with backoff.
 
 Env: SMTP_HOST (127.0.0.1), SMTP_PORT, FROM_ADDRESS, DATABASE_URL, USERS_TABLE (users, optionally schema.table),
-APP_URL.
+APP_URL. The tuned row (bench/celery.ts) also sets FROZEN_HTML and FROZEN_TEXT: files holding one of the service's
+own emails rendered once, as the bare pipeline sends it ({{name}} and {{event}} filled in per message), so that
+every pipeline sends the same bytes and Jinja2's rendering is not what is compared.
 """
 import os
 import smtplib
@@ -29,6 +31,16 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 USERS_QUERY = sql.SQL("SELECT email FROM {} WHERE id = %s AND is_active = true").format(
     sql.Identifier(*os.environ.get("USERS_TABLE", "users").split("."))
 )
+
+def _frozen(name):
+    path = os.environ.get(name)
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as file:
+        return file.read()
+
+
+FROZEN_HTML, FROZEN_TEXT = _frozen("FROZEN_HTML"), _frozen("FROZEN_TEXT")
 
 templates = Environment(
     loader=FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
@@ -75,8 +87,14 @@ def send_email(to, subject, template, **context):
     message["Subject"] = subject
     message["Date"] = formatdate()
     message["Message-ID"] = make_msgid(domain=FROM_ADDRESS.split("@")[-1])
-    message.set_content(templates.get_template(f"{template}.txt").render(**context))
-    message.add_alternative(templates.get_template(f"{template}.html").render(**context), subtype="html")
+    if FROZEN_HTML is not None:
+        def fill(frozen):
+            return frozen.replace("{{name}}", to).replace("{{event}}", context.get("event_name") or "your event")
+        message.set_content(fill(FROZEN_TEXT))
+        message.add_alternative(fill(FROZEN_HTML), subtype="html")
+    else:
+        message.set_content(templates.get_template(f"{template}.txt").render(**context))
+        message.add_alternative(templates.get_template(f"{template}.html").render(**context), subtype="html")
     for attempt in (1, 2):
         try:
             if _smtp is None:

@@ -4,7 +4,7 @@
  */
 import { Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { z } from 'zod';
-import { loadClientConfig, type RedisTarget } from './config.js';
+import { loadClientConfig, loadEncryptionConfig, type RedisTarget } from './config.js';
 import {
   AmbiguousJobIdError,
   InvalidPayloadError,
@@ -18,6 +18,7 @@ import { parsePayload } from './tasks/parse-payload.js';
 import { TASK_NAMES, contracts, type TaskName, type Contracts } from './tasks/contracts.js';
 import { createRedis, queuePrefix, waitUntilReady, type RedisConnection } from './connection.js';
 import { redact, reportOf, statusOf, type TaskStatus } from './results.js';
+import { encryptPayload, type PayloadEncryption } from './payload-crypto.js';
 
 /** What a producer passes for task `N`: the schema's input type (defaults may be left out). */
 export type PayloadOf<N extends TaskName> = z.input<Contracts[N]['schema']>;
@@ -68,6 +69,11 @@ export interface EmailClientOptions {
    * sent nothing (1000 ms). A write already sent is bounded by the connection's command timeout (2 s).
    */
   timeoutMs?: number;
+  /**
+   * Keys and fields for encrypting sensitive payload fields (the OTP code) before they reach Redis; defaults to
+   * the environment's PAYLOAD_ENCRYPTION_KEY and ENCRYPTED_FIELDS (no key: sent in clear text).
+   */
+  encryption?: PayloadEncryption;
 }
 
 export interface EmailClient {
@@ -103,6 +109,8 @@ export interface EmailClient {
 export function createEmailClient(options: EmailClientOptions = {}): EmailClient {
   const target = redisTargetOf(options);
   const timeoutMs = options.timeoutMs ?? 1_000;
+  const encryption = options.encryption ?? loadEncryptionConfig();
+  const prepare = (request: EnqueueRequest) => prepareJob(request, encryption);
   let lastError: Error | undefined;
   const redis = createRedis(target, 'producer', (error) => (lastError = error));
   // An error from an earlier outage must not be blamed for a later failure.
@@ -286,7 +294,7 @@ interface PreparedJob {
   opts: JobsOptions;
 }
 
-function prepare(request: EnqueueRequest): PreparedJob {
+function prepareJob(request: EnqueueRequest, encryption: PayloadEncryption): PreparedJob {
   if (!Object.hasOwn(contracts, request.name)) throw new UnknownTaskError(String(request.name), TASK_NAMES);
   const task = contracts[request.name];
   parsePayload(task, request.payload);
@@ -296,8 +304,10 @@ function prepare(request: EnqueueRequest): PreparedJob {
   const priority = options.priority ?? task.priority;
   if (priority !== undefined) opts.priority = priority;
   if (options.idempotencyKey !== undefined) opts.jobId = jobIdForKey(task.name, options.idempotencyKey);
-  // The producer's payload goes as sent: defaults such as "today" are applied when the job runs.
-  const data = options.expiresAt ? withExpiry(request.payload, options.expiresAt) : request.payload;
+  // The producer's payload goes as sent: defaults such as "today" are applied when the job runs. Validated above
+  // in clear text; only then are its sensitive fields encrypted.
+  const payload = encryptPayload(task.name, request.payload, encryption);
+  const data = options.expiresAt ? withExpiry(payload, options.expiresAt) : payload;
   return { queue: task.queue, name: request.name, data, opts };
 }
 

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { encryptionKey, type PayloadEncryption } from './payload-crypto.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -125,6 +126,49 @@ export const REDIS_ENV = {
 export const REDIS_VARIABLES = Object.fromEntries(Object.keys(REDIS_ENV).map((name) => [name, true])) as {
   [K in keyof typeof REDIS_ENV]: true;
 };
+
+/** Sensitive payload fields encrypted at rest (README, Encrypted OTP codes): read by producers and workers alike. */
+export const ENCRYPTION_ENV = {
+  PAYLOAD_ENCRYPTION_KEY: optionalText.refine(
+    (v) => v === undefined || v.split(',').every((key) => encryptionKey(key) !== undefined),
+    { message: 'expected 32-byte keys in base64 (openssl rand -base64 32), comma-separated' },
+  ),
+  ENCRYPTED_FIELDS: optionalText.refine(
+    (v) => v === undefined || v.split(',').every((pair) => /^\s*\w+\s*=\s*\w+(\s*\+\s*\w+)*\s*$/.test(pair)),
+    { message: 'expected task=field pairs, comma-separated (several fields: task=a+b)' },
+  ),
+};
+
+/** The OTP code's field unless ENCRYPTED_FIELDS says otherwise. */
+const DEFAULT_ENCRYPTED_FIELDS = 'send_otp_verification_email=otp';
+
+export function payloadEncryption(e: {
+  PAYLOAD_ENCRYPTION_KEY?: string | undefined;
+  ENCRYPTED_FIELDS?: string | undefined;
+}): PayloadEncryption {
+  const keys = (e.PAYLOAD_ENCRYPTION_KEY ?? '')
+    .split(',')
+    .filter((key) => key.trim())
+    .map((key) => encryptionKey(key)!);
+  const fields = Object.fromEntries(
+    (e.ENCRYPTED_FIELDS ?? DEFAULT_ENCRYPTED_FIELDS).split(',').map((pair) => {
+      const [task = '', list = ''] = pair.split('=').map((part) => part.trim());
+      return [task, list.split('+').map((field) => field.trim())];
+    }),
+  );
+  return { keys, fields };
+}
+
+const encryptionSchema = z.object(ENCRYPTION_ENV);
+
+/** PAYLOAD_ENCRYPTION_KEY and ENCRYPTED_FIELDS, for the client: no key, no encryption. */
+export function loadEncryptionConfig(env: Env = readProcessEnv()): PayloadEncryption {
+  const parsed = encryptionSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`));
+  }
+  return deepFreeze(payloadEncryption(parsed.data));
+}
 
 /** What a producer needs: only the Redis variables, so a producer never has to configure SMTP or a database. */
 export interface ClientConfig {

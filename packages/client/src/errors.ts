@@ -57,6 +57,14 @@ export class InvalidPayloadError extends PermanentError {
   }
 }
 
+/** An encrypted payload field that this worker cannot decrypt (PAYLOAD_ENCRYPTION_KEY lacks its key, or altered). */
+export class UndecryptablePayloadError extends PermanentError {
+  override readonly code = 'PAYLOAD_UNDECRYPTABLE';
+  constructor(task: string, field: string, why: string) {
+    super(`cannot decrypt field ${field} of ${task}: ${why}`);
+  }
+}
+
 export class UnknownTaskError extends PermanentError {
   override readonly code = 'UNKNOWN_TASK';
   constructor(

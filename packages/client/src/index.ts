@@ -34,6 +34,7 @@ export {
   QueueUnavailableError,
   TaskFailedError,
   TransientError,
+  UndecryptablePayloadError,
   UnknownTaskError,
   WaitTimeoutError,
   type Dependency,

@@ -21,3 +21,4 @@ export { send_waitlist_joined } from './tasks/send_waitlist_joined.js';
 export { send_waitlist_notification } from './tasks/send_waitlist_notification.js';
 export { send_welcome_email } from './tasks/send_welcome_email.js';
 export * from './json-schema.js';
+export * from './payload-crypto.js';

@@ -4,7 +4,7 @@ import type { DeliveryFilter, DeliveryRow } from './types.js';
 
 export const DELIVERY_ROW_COLUMNS = `id::text, idempotency_key, job_id, queue, task, recipient, subject, status,
   attempts, message_id, smtp_response, last_error, correlation_id, created_at, updated_at, sent_at, resolved_by,
-  resolved_at`;
+  resolved_at, relay`;
 
 export function createList(sql: LedgerSql) {
   return async (filter: DeliveryFilter): Promise<DeliveryRow[]> => {

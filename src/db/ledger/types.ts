@@ -53,6 +53,8 @@ export interface DeliveryRow {
   sent_at: Date | null;
   resolved_by: string | null;
   resolved_at: Date | null;
+  /** Which relay sent it: `primary`, `fallback`, `outbox` (migration 0003). */
+  relay: string | null;
 }
 
 export interface DeliveryFilter {

@@ -2,6 +2,7 @@
 import type { Job, JobsOptions } from 'bullmq';
 import type { RedisConnection } from '../../queues/connection.js';
 import type { Config } from '../../config.js';
+import type { DeadLetterAdmin } from '../../queues/dead-letter-admin.js';
 import type { QueueHandles } from '../../queues/open-queues.js';
 import type { QueueName } from '../../tasks/define-task.js';
 
@@ -11,6 +12,8 @@ export interface ApiContext {
   queues: QueueHandles;
   /** Adds a job; adds that arrive together go to Redis as one `addBulk` per queue. */
   add(queue: QueueName, name: string, data: unknown, opts: JobsOptions): Promise<Job>;
+  /** The `dead_letter` queue: list and replay (issue 12). */
+  deadLetters: DeadLetterAdmin;
 }
 
 export interface ApiRequest {

@@ -4,7 +4,7 @@ import { jobIdForKey } from '@email-workers/client';
 import { queuePrefix } from '../../queues/connection.js';
 import { InvalidPayloadError } from '../../errors.js';
 import type { TaskDefinition } from '../../tasks/define-task.js';
-import { parsePayload } from '@email-workers/client/internal';
+import { encryptPayload, fingerprintPayload, parsePayload } from '@email-workers/client/internal';
 import { TASK_NAMES, findTask } from '../../tasks/registry.js';
 import { ApiError, invalid } from './api-error.js';
 import type { ApiHandler } from './context.js';
@@ -26,6 +26,8 @@ export const enqueueTask: ApiHandler = async (request, context) => {
     throw invalid([{ path: 'Idempotency-Key', message: 'expected 1 to 255 characters' }]);
   }
   validate(task, request.body);
+  // Validated in clear text; stored with its sensitive fields encrypted (PAYLOAD_ENCRYPTION_KEY).
+  const data = encryptPayload(task.name, request.body, context.config.encryption);
 
   const jobId = jobIdForKey(task.name, key ?? randomUUID());
   const reply = (status: number, state: string, headers?: Record<string, string>) => ({
@@ -40,7 +42,7 @@ export const enqueueTask: ApiHandler = async (request, context) => {
       task.queue,
       jobId,
       {
-        body: request.body,
+        body: fingerprintPayload(task.name, request.body, context.config.encryption),
         ...options,
       },
     );
@@ -55,12 +57,12 @@ export const enqueueTask: ApiHandler = async (request, context) => {
       const first = await context.queues.get(task.queue).getJob(jobId);
       // Gone (removed after it finished, or the first request failed before adding it): adding it again is safe,
       // since the job id dedupes a job that still exists and the ledger an email that was sent.
-      if (!first) await context.add(task.queue, task.name, request.body, jobOptions(task, jobId, options));
+      if (!first) await context.add(task.queue, task.name, data, jobOptions(task, jobId, options));
       const state = first ? await first.getState() : 'waiting';
       return reply(200, statusOf(state), { 'Idempotent-Replay': 'true' });
     }
   }
-  await context.add(task.queue, task.name, request.body, jobOptions(task, jobId, options));
+  await context.add(task.queue, task.name, data, jobOptions(task, jobId, options));
   return reply(202, 'queued');
 };
 

@@ -8,9 +8,13 @@ import type { ApiHandler } from './context.js';
 import { enqueueTask } from './enqueue-task.js';
 import { getJob } from './get-job.js';
 import { getStats } from './get-stats.js';
+import { listDeadLetters } from './list-dead-letters.js';
+import { replayDeadLetter } from './replay-dead-letter.js';
 import { listJobs } from './list-jobs.js';
 import { retryJob } from './retry-job.js';
 import {
+  deadLetterIdParams,
+  deadLetterPage,
   enqueued,
   enqueueQuery,
   idempotencyHeader,
@@ -18,7 +22,9 @@ import {
   jobLookupQuery,
   jobPage,
   jobView,
+  listDeadLettersQuery,
   listJobsQuery,
+  replayResult,
   stats,
 } from './schemas.js';
 
@@ -112,6 +118,31 @@ export const API_ROUTES: readonly ApiRoute[] = [
     responses: {
       200: { description: 'Waiting again', body: jobView },
       ...JOB_LOOKUP,
+    },
+  },
+  {
+    method: 'get',
+    path: '/dead-letters',
+    summary: 'List dead letters, newest first: jobs that failed for good and refused messages',
+    handler: listDeadLetters,
+    query: listDeadLettersQuery,
+    responses: {
+      200: { description: 'The dead letters, redacted', body: deadLetterPage },
+      422: { description: 'Bad parameter' },
+      ...UNAVAILABLE,
+    },
+  },
+  {
+    method: 'post',
+    path: '/dead-letters/:id/replay',
+    summary: "Replay a dead letter's job with a fresh attempt budget and the same idempotency key",
+    handler: replayDeadLetter,
+    params: deadLetterIdParams,
+    responses: {
+      200: { description: 'Back on its queue', body: replayResult },
+      404: { description: 'No such dead letter' },
+      409: { description: 'Refused: expired, its job is gone, or not a job (a bridge refused the message)' },
+      ...UNAVAILABLE,
     },
   },
   {

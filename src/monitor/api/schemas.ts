@@ -117,3 +117,40 @@ export const stats = z
     ),
   })
   .meta({ id: 'Stats' });
+
+export const deadLetterIdParams = z.object({
+  id: z.string().max(600).meta({ description: 'The dead letter id: `<queue>/<job id>` for a failed job' }),
+});
+
+export const listDeadLettersQuery = z.object({
+  task: z.string().max(200).optional(),
+  since_hours: z.coerce.number().positive().max(87_600).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const deadLetterView = z
+  .object({
+    id: z.string(),
+    at: z.string().meta({ format: 'date-time', description: 'When it was dead-lettered' }),
+    source: z.string().meta({ example: 'email-workers' }),
+    origin: z.string().meta({ description: 'The queue, Celery queue, stream or channel' }),
+    task: z.string().optional(),
+    code: z.string().meta({ example: 'RETRIES_EXHAUSTED' }),
+    reason: z.string(),
+    recipient: z.string().optional().meta({ description: 'Masked' }),
+    attempts: z.number().int().optional(),
+    job_id: z.string().optional(),
+    history: z.array(z.string()).optional(),
+    message: z.unknown().optional().meta({ description: 'Redacted: addresses masked, codes replaced' }),
+  })
+  .meta({ id: 'DeadLetter' });
+
+export const deadLetterPage = z.object({ dead_letters: z.array(deadLetterView) });
+
+export const replayResult = z
+  .object({
+    id: z.string(),
+    replayed: z.literal(true),
+    detail: z.string().meta({ example: 'back on auth_emails as job 17' }),
+  })
+  .meta({ id: 'Replayed' });

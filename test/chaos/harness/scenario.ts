@@ -49,6 +49,8 @@ export interface ScenarioOptions {
   ownDatabase?: { url: string; remove(): Promise<void> };
   /** Put a TCP proxy between the workers and PostgreSQL, for outages. */
   databaseProxy?: boolean;
+  /** A second chaos SMTP server as the workers' fallback relay (SMTP_FALLBACK_*); its copies count as deliveries. */
+  fallbackSmtp?: boolean;
 }
 
 export interface Producer {
@@ -68,6 +70,8 @@ export interface Scenario {
   id: string;
   redis: OwnRedis;
   smtp: ChaosSmtp;
+  /** The fallback relay, with `fallbackSmtp`. */
+  fallback: ChaosSmtp | undefined;
   schema: TestSchema;
   proxy: TcpProxy | undefined;
   /** `application_name` of every worker connection to PostgreSQL. */
@@ -141,6 +145,9 @@ function baseEnv(scenario: Scenario, smtp: ChaosSmtpOptions | undefined, databas
     SMTP_HOST: '127.0.0.1',
     SMTP_PORT: String(scenario.smtp.port),
     ...(smtp?.auth ? { SMTP_USERNAME: smtp.auth.username, SMTP_PASSWORD: smtp.auth.password } : {}),
+    ...(scenario.fallback
+      ? { SMTP_FALLBACK_HOST: '127.0.0.1', SMTP_FALLBACK_PORT: String(scenario.fallback.port) }
+      : {}),
     FROM_ADDRESS,
     FROM_NAME: 'Event Platform',
     SUPPORT_EMAIL: 'support@events.example.com',
@@ -226,6 +233,18 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
   cleanups.push(() => redis.stop());
   const smtp = await startChaosSmtp(options.smtp);
   cleanups.push(() => smtp.close());
+  // No AUTH on the fallback: the scenarios that use it test the relay switch, not its credentials.
+  const fallback = options.fallbackSmtp
+    ? await startChaosSmtp({ keepRaw: options.smtp?.keepRaw })
+    : undefined;
+  if (fallback) cleanups.push(() => fallback.close());
+  // What every relay accepted, per Message-ID: a delivery is a delivery whichever relay took it.
+  const copies = () => {
+    if (!fallback) return smtp.copies;
+    const all = new Map(smtp.copies);
+    for (const [messageId, n] of fallback.copies) all.set(messageId, (all.get(messageId) ?? 0) + n);
+    return all;
+  };
   const databaseUrl = options.ownDatabase?.url ?? TEST_DATABASE_URL;
   const schema = await createTestSchema(`chaos_${id.replace(/\W/g, '_')}`, 'integer', databaseUrl);
   cleanups.push(() => schema.drop());
@@ -275,6 +294,7 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
     id,
     redis,
     smtp,
+    fallback,
     schema,
     proxy,
     applicationName,
@@ -409,7 +429,7 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
 
     delivered() {
       let count = 0;
-      for (const messageId of smtp.copies.keys()) if (byMessageId.has(messageId)) count++;
+      for (const messageId of copies().keys()) if (byMessageId.has(messageId)) count++;
       return count;
     },
 
@@ -462,7 +482,7 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
       // message itself, `run N: … (not charged …)` for a turn-back (an outage, a wait, a shutdown).
       const used = new Map<string, number>();
       for (const entry of enqueued.values()) {
-        if (!entry.messageId || !smtp.copies.has(entry.messageId)) continue;
+        if (!entry.messageId || !copies().has(entry.messageId)) continue;
         const { logs } = await scenario.queue(entry.queue).getJobLogs(entry.jobId);
         used.set(entry.key, logs.filter((line) => /^attempt \d+:/.test(line)).length);
       }
@@ -521,11 +541,11 @@ export async function startScenario(id: string, options: ScenarioOptions): Promi
       }
 
       // 3. The accounting, and the ledger: a row says `sent` exactly for the emails the SMTP server accepted.
-      const counted = await countOutcomes(enqueued.values(), smtp.copies, scenario.job);
-      const unmatched = [...smtp.copies.keys()].filter((messageId) => !byMessageId.has(messageId));
+      const counted = await countOutcomes(enqueued.values(), copies(), scenario.job);
+      const unmatched = [...copies().keys()].filter((messageId) => !byMessageId.has(messageId));
       if (unmatched.length)
         problems.push(`${unmatched.length} accepted messages match no acknowledged enqueue`);
-      const ledger = await checkLedger(schema, enqueued.values(), smtp.copies);
+      const ledger = await checkLedger(schema, enqueued.values(), copies());
       if (ledger.mismatches.length) {
         problems.push(
           `${ledger.mismatches.length} ledger rows do not match the deliveries: ${ledger.mismatches.slice(0, 5).join('; ')}`,
