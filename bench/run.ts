@@ -315,7 +315,7 @@ async function openBenchDatabase(): Promise<BenchDatabase> {
 
 async function clearLedger(database: BenchDatabase) {
   await database.pool.query(
-    `DROP TABLE IF EXISTS ${database.schema}.email_deliveries, ${database.schema}.schema_migrations`,
+    `DROP TABLE IF EXISTS ${['email_deliveries', 'schema_migrations', 'email_suppressions', 'email_soft_bounces', 'email_webhook_receipts'].map((table) => `${database.schema}.${table}`).join(', ')}`,
   );
 }
 

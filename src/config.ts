@@ -3,6 +3,7 @@
  * problem, and returns a frozen {@link Config} that is passed down from there. Every variable is listed with its
  * default in `.env.example` (a test keeps the two in step).
  */
+import { createPublicKey } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +88,72 @@ const identifier = (fallback: string | undefined) =>
       message: 'expected an SQL identifier (letters, digits, _; optionally schema.name)',
     })
     .transform((v) => v ?? fallback);
+
+/** A secret shared with another party: long enough not to be guessed. */
+const secret = optionalText.refine((v) => v === undefined || v.length >= 16, {
+  message: 'expected at least 16 characters',
+});
+
+/** Messages per second and the burst a full bucket allows. */
+export interface SendRate {
+  perSecond: number;
+  burst: number;
+}
+
+/** `50` or `50/100` (per second / burst); the burst defaults to one second's worth. */
+export function parseRate(text: string): SendRate | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(\d+)\s*)?$/.exec(text);
+  const perSecond = Number(match?.[1]);
+  if (!match || !(perSecond > 0)) return undefined;
+  const burst = match[2] === undefined ? Math.max(1, Math.ceil(perSecond)) : Number(match[2]);
+  return burst >= 1 ? { perSecond, burst } : undefined;
+}
+
+/** At most `max` emails of a task to one address per `windowS` seconds; `label` says it as configured. */
+export interface RecipientLimit {
+  max: number;
+  windowS: number;
+  label: string;
+}
+
+const DEFAULT_RECIPIENT_LIMITS = 'send_otp_verification_email=5/10m';
+
+/** `task=N/window,…` (window a duration: 10m, 1h); `none` turns every limit off. */
+export function parseRecipientLimits(text: string): Record<string, RecipientLimit> | undefined {
+  if (text.trim().toLowerCase() === 'none') return {};
+  const limits: Record<string, RecipientLimit> = {};
+  for (const pair of text.split(',')) {
+    const match = /^\s*(\w+)\s*=\s*(\d+)\s*\/\s*(\S+)\s*$/.exec(pair);
+    const windowS = match ? parseDurationSeconds(match[3]!) : undefined;
+    if (!match || !windowS || windowS < 1 || Number(match[2]) < 1) return undefined;
+    limits[match[1]!] = { max: Number(match[2]), windowS, label: `${match[2]} per ${match[3]}` };
+  }
+  return limits;
+}
+
+function isRegExp(text: string): boolean {
+  try {
+    new RegExp(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isEcPublicKey(text: string): boolean {
+  try {
+    return createPublicKey(publicKeyInput(text)).asymmetricKeyType === 'ec';
+  } catch {
+    return false;
+  }
+}
+
+/** SendGrid shows its key as base64 DER (SPKI); a PEM is taken as well. */
+export function publicKeyInput(text: string): string | { key: Buffer; format: 'der'; type: 'spki' } {
+  return text.includes('-----BEGIN')
+    ? text.replace(/\\n/g, '\n')
+    : { key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' };
+}
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -226,6 +293,44 @@ const envSchema = z.object({
   CELERY_RESULT_EXPIRES: duration(3600, 1),
   INGEST_STREAMS: nameList(undefined),
   INGEST_CHANNELS: nameList(undefined),
+  // Deliverability (issue 12): the relay's quota, per-recipient limits, bounces, suppression, unsubscribe.
+  EMAIL_RATE_LIMIT: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const rate = parseRate(v);
+    if (!rate) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected messages per second, optionally /burst (50 or 50/100), got "${v}"`,
+      });
+      return z.NEVER;
+    }
+    return rate;
+  }),
+  RECIPIENT_LIMITS: optionalText.transform((v, ctx) => {
+    const limits = parseRecipientLimits(v ?? DEFAULT_RECIPIENT_LIMITS);
+    if (!limits) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected task=N/window pairs such as send_otp_verification_email=5/10m, or none, got "${v}"`,
+      });
+      return z.NEVER;
+    }
+    return limits;
+  }),
+  SUPPRESSION_DAYS: int(30, 1, 36_500),
+  BOUNCE_WEBHOOK_SECRET: secret,
+  SNS_TOPIC_ARNS: nameList(undefined),
+  SNS_CERT_HOST_PATTERN: optionalText.refine((v) => v === undefined || isRegExp(v), {
+    message: 'expected a regular expression',
+  }),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: optionalText.refine((v) => v === undefined || isEcPublicKey(v), {
+    message: 'expected the ECDSA public key SendGrid shows (base64) or a PEM',
+  }),
+  POSTMARK_WEBHOOK_USER: optionalText,
+  POSTMARK_WEBHOOK_PASSWORD: optionalText,
+  SUBSCRIBED_TASKS: nameList(undefined),
+  UNSUBSCRIBE_SECRET: secret,
+  PUBLIC_BASE_URL: url(['https:', 'http:']),
   // Dead letters and alerts (issue 12).
   DEAD_LETTER_RETENTION: duration(14 * 86_400, 60),
   DEAD_LETTER_RETENTION_COUNT: int(10_000, 1, 10_000_000),
@@ -321,6 +426,7 @@ export interface Config {
   health: { port: number; statsIntervalS: number };
   monitor: MonitorConfig;
   bridges: BridgesConfig;
+  deliverability: DeliverabilityConfig;
   deadLetters: DeadLettersConfig;
   /** PAYLOAD_ENCRYPTION_KEY and ENCRYPTED_FIELDS: no keys, no encryption. */
   encryption: PayloadEncryption;
@@ -336,6 +442,30 @@ export interface DeadLettersConfig {
   alertWebhookUrl: string | undefined;
   /** ALERT_BATCH_WINDOW_MS: letters within this long of the first unposted one go in one alert (60 s). */
   alertBatchWindowMs: number;
+}
+
+/** The relay's quota, per-recipient limits, bounces and suppression, List-Unsubscribe (issue 12). */
+export interface DeliverabilityConfig {
+  /** EMAIL_RATE_LIMIT: a total for the whole service (every queue and replica); undefined: no quota. */
+  rateLimit: SendRate | undefined;
+  /** RECIPIENT_LIMITS per task (default send_otp_verification_email=5/10m). */
+  recipientLimits: Readonly<Record<string, RecipientLimit>>;
+  /** SUPPRESSION_DAYS (30): how long a bounced or complaining address is not mailed. */
+  suppressionDays: number;
+  webhooks: {
+    /** BOUNCE_WEBHOOK_SECRET: HMAC-SHA256 key of `POST /webhooks/bounces`; unset turns that endpoint off. */
+    genericSecret: string | undefined;
+    /** SNS_TOPIC_ARNS: the topics `POST /webhooks/ses` accepts; none turns it off. */
+    snsTopicArns: readonly string[];
+    /** SNS_CERT_HOST_PATTERN: hosts the SNS signing certificate may come from. */
+    snsCertHost: RegExp;
+    /** SENDGRID_WEBHOOK_PUBLIC_KEY: verifies `POST /webhooks/sendgrid`; unset turns it off. */
+    sendgridPublicKey: string | undefined;
+    /** POSTMARK_WEBHOOK_USER/PASSWORD: the basic auth of `POST /webhooks/postmark`; unset turns it off. */
+    postmark: Credentials | undefined;
+  };
+  /** SUBSCRIBED_TASKS, UNSUBSCRIBE_SECRET, PUBLIC_BASE_URL: RFC 8058 one-click unsubscribe. */
+  unsubscribe: { tasks: readonly string[]; secret: string; baseUrl: string } | undefined;
 }
 
 export interface Credentials {
@@ -524,6 +654,26 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
       apiToken: e.API_TOKEN,
     },
     bridges: bridgesConfig(e, redisUrl),
+    deliverability: {
+      rateLimit: e.EMAIL_RATE_LIMIT,
+      recipientLimits: e.RECIPIENT_LIMITS,
+      suppressionDays: e.SUPPRESSION_DAYS,
+      webhooks: {
+        genericSecret: e.BOUNCE_WEBHOOK_SECRET,
+        snsTopicArns: e.SNS_TOPIC_ARNS,
+        snsCertHost: new RegExp(e.SNS_CERT_HOST_PATTERN ?? DEFAULT_SNS_CERT_HOST),
+        sendgridPublicKey: e.SENDGRID_WEBHOOK_PUBLIC_KEY,
+        postmark: credentials(e.POSTMARK_WEBHOOK_USER, e.POSTMARK_WEBHOOK_PASSWORD),
+      },
+      unsubscribe:
+        e.SUBSCRIBED_TASKS.length && e.UNSUBSCRIBE_SECRET && e.PUBLIC_BASE_URL
+          ? {
+              tasks: e.SUBSCRIBED_TASKS,
+              secret: e.UNSUBSCRIBE_SECRET,
+              baseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+            }
+          : undefined,
+    },
     deadLetters: {
       retentionS: Math.round(e.DEAD_LETTER_RETENTION),
       retentionCount: e.DEAD_LETTER_RETENTION_COUNT,
@@ -544,6 +694,9 @@ export function loadConfig(env: Env = readProcessEnv()): Config {
   }
   return deepFreeze(config);
 }
+
+// Amazon's own SNS endpoints: a certificate from anywhere else could be anyone's.
+const DEFAULT_SNS_CERT_HOST = '^sns\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?$';
 
 function bridgesConfig(e: z.output<typeof bridgeSchema>, redisUrl: string): BridgesConfig {
   const brokerUrl = e.CELERY_BROKER_URL ?? redisUrl;
@@ -648,6 +801,13 @@ function crossProblems(env: Env, parsed: z.output<typeof envSchema> | undefined)
   }
   if (parsed && parsed.RETRY_DELAY_MAX < parsed.RETRY_DELAY) {
     problems.push('RETRY_DELAY_MAX: must not be below RETRY_DELAY');
+  }
+  if (set('SUBSCRIBED_TASKS')) {
+    for (const name of ['UNSUBSCRIBE_SECRET', 'PUBLIC_BASE_URL'])
+      if (!set(name)) problems.push(`${name}: required when SUBSCRIBED_TASKS is set`);
+  }
+  if (set('POSTMARK_WEBHOOK_USER') !== set('POSTMARK_WEBHOOK_PASSWORD')) {
+    problems.push('POSTMARK_WEBHOOK_USER, POSTMARK_WEBHOOK_PASSWORD: set both or neither');
   }
   return problems;
 }

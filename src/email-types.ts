@@ -21,6 +21,8 @@ export interface OutgoingEmail extends RenderedEmail {
   toName?: string | undefined;
   /** Stable per idempotency key, so every attempt and every copy carries the same Message-ID. */
   messageId?: string | undefined;
+  /** Extra header fields (List-Unsubscribe for subscribed mail). */
+  headers?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface SentEmail {

@@ -62,6 +62,46 @@ export class ExpiredError extends PermanentError {
 /** The SMTP server refused the message for good (5xx). */
 export class SmtpRejectedError extends PermanentError {
   override readonly code = 'SMTP_REJECTED';
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** The refusal is about the recipient's address (a bounce): it goes on the suppression list. */
+      recipientRefused?: boolean;
+    },
+  ) {
+    super(message, options);
+    this.recipientRefused = options?.recipientRefused ?? false;
+  }
+  readonly recipientRefused: boolean;
+}
+
+/** RECIPIENT_LIMITS: this address had its share of this task's emails for now. Nothing is sent. */
+export class RateLimitedError extends PermanentError {
+  override readonly code = 'RATE_LIMITED';
+  constructor(label: string) {
+    super(`rate limited (${label} to this address)`);
+  }
+}
+
+/** The address is on the suppression list (it bounced, complained or unsubscribed). Nothing is sent. */
+export class SuppressedError extends PermanentError {
+  override readonly code = 'RECIPIENT_SUPPRESSED';
+  constructor(reason: string, until: Date | undefined) {
+    super(
+      `suppressed: the address is on the suppression list (${reason}${until ? ` until ${until.toISOString()}` : ''})`,
+    );
+  }
+}
+
+/**
+ * The service-wide send quota (EMAIL_RATE_LIMIT, slowed by the relay's throttling) has no room for this email
+ * yet: it goes back to the queue without using up an attempt.
+ */
+export class QuotaExceededError extends TransientError {
+  override readonly code = 'QUOTA_WAIT';
+  constructor(readonly retryAfterMs: number) {
+    super(`held back by the send quota (EMAIL_RATE_LIMIT); next slot in ${Math.round(retryAfterMs)} ms`);
+  }
 }
 
 /** The SMTP server could not be reached, or answered 4xx. */
@@ -143,7 +183,7 @@ export class UncertainDeliveryError extends PermanentError {
   }
 }
 
-/** The ledger holds a final state other than sent for this key (bounced, suppressed): nothing is sent. */
+/** The ledger holds a final state other than sent for this key (bounced): nothing is sent. */
 export class DeliveryBlockedError extends PermanentError {
   override readonly code = 'DELIVERY_BLOCKED';
   constructor(ref: string, status: string) {

@@ -15,6 +15,9 @@ Commands:
   deliveries resolve KEY --sent | --resend
                       a person's verdict on an unknown delivery: it arrived (a replay completes as a
                       duplicate), or it did not (a replay sends it); recorded with --by NAME and the time
+  suppression list    addresses not mailed (bounced, complained, unsubscribed, added by hand), in clear
+  suppression add ADDRESS | suppression remove ADDRESS
+                      put an address on the list (--days N for a term; for good without) or take it off
   dlq [list]          print the dead letters, newest first: jobs that failed for good and messages the
                       bridges refused (--task, --since, --limit, --json)
   dlq replay ID       put a dead letter's job back on its queue with a fresh attempt budget and the same
@@ -68,6 +71,13 @@ Options for deliveries:
   --force             with purge: allow an --older-than under one day
   --sent, --resend    with resolve: the verdict; --by NAME says who (default: the user)
 
+Options for suppression:
+  --search TEXT       with list: only addresses containing TEXT
+  --limit N           with list: at most N entries (default 100)
+  --json              with list: one JSON object per line
+  --days N            with add: lapse after N days (default: for good)
+  --reason R          with add: manual (default), bounce, complaint or unsubscribe
+
   -h, --help          show this help
 
 Environment (also read from .env; see .env.example for every variable and its default):
@@ -77,6 +87,7 @@ Examples:
   start-workers                                   all queues; mail goes to var/outbox/ without SMTP_HOST
   start-workers --queues auth_emails --concurrency 20
   start-workers migrate
+  start-workers suppression add bounced@example.com --days 30
   start-workers deliveries --to ada@example.com --since 1d
   start-workers deliveries purge --older-than 90d --dry-run
   start-workers deliveries purge --older-than 90d

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   wait: () => import('./wait.js'),
   'celery-bridge': () => import('./celery-bridge.js'),
   'stream-bridge': () => import('./stream-bridge.js'),
+  suppression: () => import('./suppression.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

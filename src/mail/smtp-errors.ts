@@ -45,6 +45,37 @@ export function classifySmtpError(error: unknown): SmtpFailureKind {
   return THROTTLING.test(text) ? 'outage' : 'deferred';
 }
 
+const THROTTLING_REPLIES = new Set([421, 450, 451, 454]);
+
+/** The relay asks us to slow down: a 421, 450, 451 or 454 whose text says it throttles. */
+export function isThrottling(error: unknown): boolean {
+  const failure = (error ?? {}) as SmtpFailure;
+  const reply = failure.responseCode;
+  if (typeof reply !== 'number' || !THROTTLING_REPLIES.has(reply)) return false;
+  return THROTTLING.test(failure.response ?? failure.message ?? '');
+}
+
+// 5.1.x is about an address; 5.1.7 and 5.1.8 are about the sender's.
+const RECIPIENT_STATUS = /\b5\.1\.(?!7\b|8\b)\d{1,3}\b/;
+// Security or policy (5.7.x): a refusal of us (relaying denied, our reputation, SPF/DMARC), never of the address.
+const POLICY_STATUS = /\b5\.7\.\d{1,3}\b/;
+
+/**
+ * A permanent refusal of the recipient's address — 5xx at RCPT TO, or an enhanced status 5.1.x at any message
+ * command — which puts the address on the suppression list. Anything about our side never does: a refusal at
+ * the greeting, EHLO, STARTTLS, AUTH (535) or MAIL FROM, a TLS failure, or a policy rejection (5.7.x).
+ */
+export function isRecipientRefusal(error: unknown): boolean {
+  const failure = (error ?? {}) as SmtpFailure;
+  const reply = failure.responseCode;
+  if (typeof reply !== 'number' || reply < 500 || reply >= 600) return false;
+  const command = failure.command ?? '';
+  if (!MESSAGE_COMMANDS.test(command)) return false;
+  const text = failure.response ?? failure.message ?? '';
+  if (POLICY_STATUS.test(text)) return false;
+  return /^RCPT TO\b/i.test(command) || RECIPIENT_STATUS.test(text);
+}
+
 /**
  * Wraps a nodemailer failure in the service's error classes, keeping the server's reply in the message.
  * `dataStarted`: the message had begun to go out (after the server's 354), so a failure without a reply leaves
@@ -56,7 +87,8 @@ export function toSmtpError(error: unknown, dataStarted = false): SmtpRejectedEr
   const where = failure.command ? ` at ${failure.command}` : '';
   const message = `SMTP ${failure.responseCode ?? failure.code ?? 'error'}${where}: ${detail}`;
   const kind = classifySmtpError(error);
-  if (kind === 'rejected') return new SmtpRejectedError(message, { cause: error });
+  if (kind === 'rejected')
+    return new SmtpRejectedError(message, { cause: error, recipientRefused: isRecipientRefusal(error) });
   return new SmtpUnavailableError(message, {
     cause: error,
     mayHaveBeenSent: dataStarted && typeof failure.responseCode !== 'number',

@@ -87,6 +87,7 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
           html: email.html,
           text: email.text,
           messageId: email.messageId,
+          headers: email.headers,
           // Our emails are mostly ASCII markup: quoted-printable is what nodemailer would pick, and naming it
           // skips a character-by-character scan of every part (the largest cost per message in a profile).
           textEncoding: 'quoted-printable',

@@ -3,7 +3,8 @@
  *   /health                         open: liveness
  *   /api/…                          the task API, Bearer API_TOKEN (api/router.ts); /api/docs and openapi.json
  *                                   also open to a board login
- *   /queues  /workers  /templates  /outbox  /deliveries  /dead-letters  /metrics
+ *   /webhooks/…  /unsubscribe       their own auth: signatures, basic auth of their own, tokens (webhooks/)
+ *   /queues  /workers  /templates  /outbox  /deliveries  /suppressions  /dead-letters  /metrics
  *                                   basic auth, operator or viewer
  * Loaded only by src/cli/monitor.ts: a worker process never loads express or Bull Board.
  */
@@ -12,11 +13,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { maskEmailsIn, type Logger } from '../logger.js';
+import { maskEmail, maskEmailsIn, type Logger } from '../logger.js';
 import type { JobsOptions } from 'bullmq';
 import { batched } from '../db/batch.js';
 import { createLedger } from '../db/ledger/index.js';
 import { openDatabase } from '../db/open-database.js';
+import { createSuppressionList } from '../db/suppressions.js';
 import { loadTemplates } from '../mail/templates.js';
 import { createRedis, waitUntilReady } from '../queues/connection.js';
 import { livenessBody } from '../queues/health-server.js';
@@ -39,9 +41,11 @@ import { deadLetterQuery, deadLettersPage } from './pages/dead-letters.js';
 import { deliveriesPage, deliveryQuery, toFilter, unknownFirst } from './pages/deliveries.js';
 import { OPEN_WARNING, type PageContext } from './pages/layout.js';
 import { outboxPage } from './pages/outbox.js';
+import { suppressionsPage } from './pages/suppressions.js';
 import { renderGallery, templatesPage } from './pages/templates.js';
 import { workersPage } from './pages/workers.js';
 import { ledgerResolver, NothingToResolveError, type ResolveDelivery } from './resolve-delivery.js';
+import { createWebhookRouter } from './webhooks/router.js';
 
 export interface MonitorOptions {
   /** Overrides MONITOR_PORT (tests pass 0 for a free port). */
@@ -134,6 +138,7 @@ export async function startMonitor(
     if (database) closers.push(() => database.close());
     const ledger = database ? createLedger(database.pool, config.ledger.schema) : undefined;
     const resolveDelivery = options.resolveDelivery ?? ledgerResolver(ledger, handles);
+    const suppressions = database ? createSuppressionList(database.pool, config.ledger.schema) : undefined;
 
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
@@ -175,6 +180,9 @@ export async function startMonitor(
         logger,
       ),
     );
+
+    // Relays and recipients authenticate on their own terms (signatures, tokens), never with a board login.
+    router.use(createWebhookRouter({ config: config.deliverability, suppressions, ledger, logger }));
 
     router.use(loginAuth, sameOriginChanges, viewerReadsOnly);
     const boards = createBoards(queues, {
@@ -238,6 +246,41 @@ export async function startMonitor(
         res.redirect(303, `${base}/deliveries?status=unknown`);
       },
     );
+    router.get('/suppressions', async (req, res) => {
+      const search = typeof req.query.search === 'string' ? req.query.search.trim().slice(0, 254) : undefined;
+      const rows = await suppressions?.list({ search: search || undefined, limit: 500 });
+      res.type('html').send(suppressionsPage(context(res), search, rows));
+    });
+    const editSuppressions = express.urlencoded({ extended: false, limit: '4kb' });
+    router.post('/suppressions', editSuppressions, async (req, res) => {
+      const { address, days } = (req.body ?? {}) as { address?: unknown; days?: unknown };
+      const term = typeof days === 'string' && days.trim() ? Number(days) : undefined;
+      if (!suppressions) return void res.status(503).type('text/plain').send('no database configured\n');
+      if (typeof address !== 'string' || !/^[^\s@]{1,200}@[^\s@]{1,200}$/.test(address.trim()))
+        return void res.status(400).type('text/plain').send('expected an email address\n');
+      if (term !== undefined && !(Number.isInteger(term) && term >= 1 && term <= 36_500))
+        return void res.status(400).type('text/plain').send('expected days from 1 to 36500\n');
+      await suppressions.add({
+        address,
+        reason: 'manual',
+        source: `monitor:${viewerOf(res).user}`,
+        days: term,
+      });
+      logger.info({ to: maskEmail(address), by: viewerOf(res).user }, 'address suppressed from the monitor');
+      res.redirect(303, `${base}/suppressions`);
+    });
+    router.post('/suppressions/remove', editSuppressions, async (req, res) => {
+      const { address } = (req.body ?? {}) as { address?: unknown };
+      if (!suppressions) return void res.status(503).type('text/plain').send('no database configured\n');
+      if (typeof address !== 'string' || !address.trim())
+        return void res.status(400).type('text/plain').send('expected an address\n');
+      await suppressions.remove(address);
+      logger.info(
+        { to: maskEmail(address), by: viewerOf(res).user },
+        'address unsuppressed from the monitor',
+      );
+      res.redirect(303, `${base}/suppressions`);
+    });
     router.get('/dead-letters', redisReady, async (req, res) => {
       const query = deadLetterQuery(req.query);
       const since = query.since_hours ? new Date(Date.now() - query.since_hours * 3_600_000) : undefined;

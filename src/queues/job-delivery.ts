@@ -33,8 +33,13 @@ export interface JobDelivery {
   readonly holding: boolean;
   /** Records the 250; never throws (the email is out: failing the job now would send it again). */
   sent(sent: SentRecord): Promise<void>;
-  /** Ends this run's claim without a send: the next attempt may claim at once. Never throws. */
-  release(reason: string): Promise<void>;
+  /**
+   * Ends this run's claim without a send: the next attempt may claim at once (`bounced`: no attempt will, the
+   * server refused the address). Never throws.
+   */
+  release(reason: string, status?: 'failed' | 'bounced'): Promise<void>;
+  /** Records that the email was refused before any claim (a limit, the suppression list). Never throws. */
+  refused(recipient: string, status: 'rate_limited' | 'suppressed', reason: string): Promise<void>;
   /** Records an expiry, unless the ledger shows the email already sent. */
   expired(recipient: string | undefined): Promise<ExpiryRecord>;
 }
@@ -139,17 +144,28 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
       // Recorded, or waiting in Redis to be: the email is out either way.
       await report('sent');
     },
-    async release(reason) {
+    async release(reason, status = 'failed') {
       if (!ledger || !holding) return;
       holding = false;
       try {
-        await ledger.markFailed(row.key, token, maskEmailsIn(reason));
-        await report('failed');
+        await ledger.markFailed(row.key, token, maskEmailsIn(reason), status);
+        await report(status);
       } catch {
         // The database is gone too: say so where the next run will look, so it does not take this row for a send
         // that may have happened.
         await jobState.markUnsent(job, token).catch(() => undefined);
       }
+    },
+    async refused(recipient, status, reason) {
+      await ledger
+        ?.markRefused(row, recipient, status, reason)
+        .catch((error: Error) =>
+          log.warn(
+            { err: maskEmailsIn(error.message) },
+            `not sent (${status}), and the ledger could not record it`,
+          ),
+        );
+      await report(status);
     },
     async expired(recipient) {
       if (!ledger) return { status: 'expired' };

@@ -11,7 +11,11 @@ import {
   ExpiredError,
   OutageTooLongError,
   PermanentError,
+  QuotaExceededError,
+  RateLimitedError,
   RetriesExhaustedError,
+  SmtpRejectedError,
+  SuppressedError,
   TransientError,
   type Dependency,
 } from '../errors.js';
@@ -44,6 +48,14 @@ export async function settle(
   if (failure instanceof DeliveryInProgressError) {
     const reason = maskEmailsIn(failure.message);
     return later(job, token, { reason, delayMs: failure.retryAfterMs, charged: false }, outcome);
+  }
+  if (failure instanceof QuotaExceededError) {
+    return later(
+      job,
+      token,
+      { reason: failure.message, delayMs: failure.retryAfterMs, charged: false },
+      outcome,
+    );
   }
   const dependency = failure instanceof TransientError ? failure.dependency : undefined;
   if (dependency) {
@@ -86,7 +98,7 @@ export async function settle(
 
 async function fail(job: Job, failure: PermanentError, jobState: JobState, outcome: Outcome): Promise<never> {
   outcome('error', {
-    outcome: failure instanceof ExpiredError ? 'expired' : 'failed',
+    outcome: failureOutcome(failure),
     err: errorFields(failure),
   });
   // Failed reasons, stack traces and job logs are shown by monitors: addresses in them are masked as in logs.
@@ -100,6 +112,15 @@ async function fail(job: Job, failure: PermanentError, jobState: JobState, outco
   const unrecoverable = new UnrecoverableError(maskEmailsIn(failure.message));
   unrecoverable.stack = maskEmailsIn(failure.stack ?? '');
   throw unrecoverable;
+}
+
+/** How a job that fails for good is counted: the deliverability refusals apart from other failures. */
+function failureOutcome(failure: PermanentError): string {
+  if (failure instanceof ExpiredError) return 'expired';
+  if (failure instanceof RateLimitedError) return 'rate_limited';
+  if (failure instanceof SuppressedError) return 'suppressed';
+  if (failure instanceof SmtpRejectedError && failure.recipientRefused) return 'bounced';
+  return 'failed';
 }
 
 interface Later {

@@ -8,7 +8,19 @@ import type { Queue } from 'bullmq';
 import type { BreakerState } from './breakers.js';
 
 /** What the processor logs as a job's `outcome`. */
-export type JobOutcome = 'sent' | 'completed' | 'skipped' | 'retry' | 'failed' | 'expired';
+export type JobOutcome =
+  | 'sent'
+  | 'completed'
+  | 'skipped'
+  | 'retry'
+  | 'failed'
+  | 'expired'
+  | 'rate_limited'
+  | 'suppressed'
+  | 'bounced';
+
+/** Outcomes that leave the job failed for good. */
+const FINAL_FAILURES = new Set(['failed', 'expired', 'rate_limited', 'suppressed', 'bounced']);
 
 /** Totals since start: the stats log line and the heartbeat. */
 export interface JobTotals {
@@ -52,9 +64,24 @@ export function createWorkerMetrics(): WorkerMetrics {
     retry: perTask('email_jobs_retried_total', 'Attempts that failed and were scheduled again'),
     failed: perTask('email_jobs_failed_total', 'Jobs failed for good (permanent error or retries used up)'),
     expired: perTask('email_jobs_expired_total', 'Jobs failed for good because they were too late to send'),
+    rate_limited: perTask(
+      'email_jobs_rate_limited_total',
+      'Emails not sent: the address had its share of the task (RECIPIENT_LIMITS)',
+    ),
+    suppressed: perTask(
+      'email_jobs_suppressed_total',
+      'Emails not sent: the address is on the suppression list',
+    ),
+    bounced: perTask(
+      'email_jobs_bounced_total',
+      'Emails whose address the SMTP server refused (now suppressed)',
+    ),
   };
   counters.completed = counters.sent;
-  const deadLetters = perTask('email_dead_letters_total', 'Jobs left in the failed set (failed or expired)');
+  const deadLetters = perTask(
+    'email_dead_letters_total',
+    'Jobs left in the failed set (failed, expired, rate limited, suppressed or bounced)',
+  );
   const jobDuration = new Histogram({
     name: 'email_job_duration_seconds',
     help: 'Duration of one attempt, by task and outcome',
@@ -96,7 +123,7 @@ export function createWorkerMetrics(): WorkerMetrics {
       if (outcome === 'sent' || outcome === 'completed') totals.sent++;
       else if (outcome === 'skipped') totals.skipped++;
       else if (outcome === 'retry') totals.retried++;
-      if (outcome === 'failed' || outcome === 'expired') {
+      if (FINAL_FAILURES.has(outcome)) {
         totals.failed++;
         totals.dead_lettered++;
         deadLetters.inc({ task });

@@ -15,16 +15,21 @@ import type { OutgoingEmail, SentEmail } from '../email-types.js';
 import {
   ExpiredError,
   JobTimeoutError,
+  RateLimitedError,
   SmtpRejectedError,
   SmtpUnavailableError,
+  SuppressedError,
   UnknownTaskError,
   type Dependency,
 } from '../errors.js';
 import { maskEmailsIn, recipientHint, type Logger } from '../logger.js';
+import { listUnsubscribeHeaders } from '../mail/list-unsubscribe.js';
+import { isThrottling } from '../mail/smtp-errors.js';
 import { messageIdFor, type SendOptions } from '../mail/transport.js';
 import type { QueueName, TaskContext, TaskDefinition } from '../tasks/define-task.js';
 import { decryptPayload, parsePayload } from '@email-workers/client/internal';
 import { TASK_NAMES, findTask } from '../tasks/registry.js';
+import type { Admission } from './admission.js';
 import { resolveRetry } from './backoff.js';
 import type { Breakers } from './breakers.js';
 import type { CrashAt } from './crash-points.js';
@@ -34,6 +39,7 @@ import type { JobState } from './job-state.js';
 import type { UnrecordedSends } from './unrecorded-sends.js';
 import { later, returnToQueue, settle, type Outcome } from './job-outcome.js';
 import type { WorkerMetrics } from './metrics.js';
+import type { SendQuota } from './send-quota.js';
 
 /** What a handler's context is built from, once per process. */
 export interface Services extends Omit<TaskContext, 'job' | 'delivery' | 'send'> {
@@ -63,6 +69,10 @@ export interface ProcessorDeps {
   dependenciesOf(queue: QueueName): readonly Dependency[];
   /** Counts each outcome for /metrics (issue 9). */
   metrics?: Pick<WorkerMetrics, 'jobOutcome' | 'relaySent'>;
+  /** The suppression list and RECIPIENT_LIMITS, checked before each claim (issue 12). */
+  admission?: Admission;
+  /** EMAIL_RATE_LIMIT and the relay's backpressure, taken from before each claim (issue 12). */
+  quota?: SendQuota;
 }
 
 export type Processor = (job: Job, token?: string) => Promise<unknown>;
@@ -96,6 +106,8 @@ interface Run {
   dataStarted: boolean;
   /** The server said 250: the run finishes whatever its time limit. */
   accepted: boolean;
+  /** The server refused the address itself: the ledger says `bounced`, not `failed`. */
+  bounced: boolean;
 }
 
 /** The reason a run was given up by the process rather than by its own failure. */
@@ -164,6 +176,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       claimResolved: false,
       dataStarted: false,
       accepted: false,
+      bounced: false,
     };
     const enter = (name: string, dependency: Dependency | undefined) => (run.phase = { name, dependency });
     runs.add(run);
@@ -209,6 +222,9 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       const jobDeliveryHandle = delivery;
       // The same on every attempt and for every copy of this email, so the copies can be recognised.
       const messageId = messageIdFor(key, config.mail.fromAddress);
+      // RFC 8058 one-click unsubscribe, on the tasks a deployment marks as subscribed mail.
+      const unsubscribe = config.deliverability.unsubscribe;
+      const subscribed = unsubscribe?.tasks.includes(task.name) ? unsubscribe : undefined;
       const ctx: TaskContext = {
         ...services,
         job: {
@@ -229,6 +245,18 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
         delivery: {
           key,
           claim: async (recipient) => {
+            enter('checking the recipient', 'database');
+            try {
+              await deps.admission?.admit(task.name, recipient, key);
+            } catch (error) {
+              if (error instanceof SuppressedError || error instanceof RateLimitedError) {
+                const status = error instanceof SuppressedError ? 'suppressed' : 'rate_limited';
+                await jobDeliveryHandle.refused(recipient, status, error.message);
+              }
+              throw error;
+            }
+            enter('waiting for the send quota', undefined);
+            await deps.quota?.take(run.controller.signal);
             enter('claiming the delivery', 'database');
             run.claimStarted = true;
             const claim = await jobDeliveryHandle.claim(recipient);
@@ -251,7 +279,11 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           const fallback = mayFallBack && breakers.isOpen('smtp') ? services.fallback : undefined;
           const relay = fallback?.name ?? services.relay;
           const sent = await (fallback?.send ?? services.send)(
-            { ...email, messageId },
+            {
+              ...email,
+              messageId,
+              headers: subscribed && { ...email.headers, ...listUnsubscribeHeaders(subscribed, email.to) },
+            },
             {
               signal: run.controller.signal,
               onData: () => {
@@ -260,7 +292,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
                 setImmediate(() => deps.crashAt('before-data-end', run.jobId));
               },
             },
-          );
+          ).catch((error: unknown) => afterRefusal(error, email.to));
           run.accepted = true;
           // The fallback answering says nothing about the primary: only the primary closes its breaker.
           if (!fallback) breakers.success('smtp');
@@ -268,6 +300,20 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
           deps.crashAt('after-250', run.jobId);
           return relay ? { ...sent, relay } : sent;
         },
+      };
+      // What a refusal tells the whole service: a bounced address is suppressed, a throttle slows every sender.
+      const afterRefusal = async (error: unknown, to: string): Promise<never> => {
+        if (error instanceof SmtpRejectedError && error.recipientRefused) {
+          run.bounced = true;
+          const suppressed = await deps.admission
+            ?.bounced(to, maskEmailsIn(error.message))
+            .catch((failure: Error) => void log.error({ err: failure.message }, 'could not suppress'));
+          if (suppressed) log.warn({ to: recipientHint({ email: to }) }, 'address bounced: suppressed');
+        } else if (error instanceof SmtpUnavailableError && isThrottling(error.cause)) {
+          const factor = await deps.quota?.slowDown().catch(() => undefined);
+          if (factor !== undefined) log.warn({ factor }, 'the relay throttles: every sender slows down');
+        }
+        throw error;
       };
       const result = await withTimeout(
         task.handle(payload, ctx),
@@ -346,7 +392,7 @@ async function endClaim(
     );
     return;
   }
-  await delivery.release(failure.message);
+  await delivery.release(failure.message, run.bounced ? 'bounced' : 'failed');
 }
 
 /** The passed deadline, if the job is past its task's expiry or its payload's `expires_at`. */

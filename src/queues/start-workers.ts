@@ -9,7 +9,9 @@ import type { Dependency } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox } from '../mail/outbox.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
+import { createSuppressionList } from '../db/suppressions.js';
 import { findTask } from '../tasks/registry.js';
+import { createAdmission } from './admission.js';
 import { buildContext, type Closers } from './build-context.js';
 import { createBreakers, type Breakers } from './breakers.js';
 import { crashHook } from './crash-points.js';
@@ -24,6 +26,8 @@ import { createJobState, lockHolder } from './job-state.js';
 import { scheduleMaintenance } from './maintenance.js';
 import { openQueues } from './open-queues.js';
 import { createProcessor, type Processor } from './process-job.js';
+import { createRecipientLimits } from './recipient-limits.js';
+import { createSendQuota } from './send-quota.js';
 import { createWorkerMetrics } from './metrics.js';
 import { startObservability } from './observability.js';
 import { breakerProbe, healthProbes } from './readiness.js';
@@ -156,6 +160,14 @@ export async function startWorkers(
       unrecorded,
       dependenciesOf: (queue) => dependenciesOf(queue, config),
       metrics,
+      // issue 12: the suppression list lives beside the ledger (same database, schema and migrations).
+      admission: createAdmission({
+        suppressions:
+          ledger && database ? createSuppressionList(database.pool, config.ledger.schema) : undefined,
+        limits: createRecipientLimits(redis, prefixOf('limits'), config.deliverability.recipientLimits),
+        suppressionDays: config.deliverability.suppressionDays,
+      }),
+      quota: createSendQuota(redis, prefixOf('quota'), config.deliverability.rateLimit),
     });
 
     const handles = openQueues(queueNames, redis, config, logger);

@@ -28,11 +28,20 @@ export interface SmtpSink {
   stepDelayMs: number;
   /** Holds each message this long before replying (to keep jobs in flight). */
   delayMs: number;
+  /** Replies to RCPT TO for an address; return undefined to accept. */
+  rcptReply: (address: string) => SmtpReply | undefined;
+  /** Every RCPT TO address seen, accepted or not. */
+  recipients: string[];
   waitForMessages(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
   close(): Promise<void>;
 }
 
-export async function startSmtpSink(): Promise<SmtpSink> {
+export interface SmtpSinkOptions {
+  /** Offer AUTH and refuse every login with 535 (a relay that does not take our credentials). */
+  refuseAuth?: boolean;
+}
+
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const sink: SmtpSink = {
     port: 0,
     messages: [],
@@ -42,19 +51,31 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     beforeReply: undefined,
     stepDelayMs: 0,
     delayMs: 0,
+    rcptReply: () => undefined,
+    recipients: [],
     waitForMessages: (count, timeoutMs = 15_000) =>
       waitFor(() => sink.messages.length >= count && sink.messages, { timeoutMs, what: `${count} messages` }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: !options.refuseAuth,
+    disabledCommands: options.refuseAuth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+    allowInsecureAuth: true,
     logger: false,
+    onAuth(_auth, _session, callback) {
+      callback(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
+    },
     onMailFrom(_address, _session, callback) {
       setTimeout(() => callback(), sink.stepDelayMs);
     },
-    onRcptTo(_address, _session, callback) {
-      setTimeout(() => callback(), sink.stepDelayMs);
+    onRcptTo(address, _session, callback) {
+      sink.recipients.push(address.address);
+      const reply = sink.rcptReply(address.address);
+      setTimeout(
+        () =>
+          callback(reply ? Object.assign(new Error(reply.message), { responseCode: reply.code }) : undefined),
+        sink.stepDelayMs,
+      );
     },
     onData(stream, _session, callback) {
       const n = ++sink.transactions;

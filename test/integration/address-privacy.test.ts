@@ -112,14 +112,14 @@ describe('an email whose idempotency key holds an address', () => {
     ['a named entity in upper case', 'signup-grace&COMMAT;Example.com'],
     ['a form-encoded key', 'signup%3A+Grace%40example.com'],
     ['a key encoded three times', 'signup%25253Agrace%252540example.com'],
-  ])('masks %s in the job id of a suppressed email', async (_what, jobId) => {
-    await ledgerRow(`send_welcome_email~${jobId}`, 'send_welcome_email', 'suppressed');
+  ])('masks %s in the job id of a bounced email', async (_what, jobId) => {
+    await ledgerRow(`send_welcome_email~${jobId}`, 'send_welcome_email', 'bounced');
     const added = await w
       .queue('auth_emails')
       .add('send_welcome_email', { email: 'grace@example.com' }, { jobId });
     const job = await failedJob(w, added);
     expect(job.failedReason).toMatch(
-      /^not sent: the ledger says suppressed for this email \(key #[0-9a-f]{8}, job /,
+      /^not sent: the ledger says bounced for this email \(key #[0-9a-f]{8}, job /,
     );
     expectNoAddressIn(await everythingShownOf(job));
   });

@@ -369,3 +369,69 @@ describe('the bridges’ variables', () => {
     expect(config.bridges.celery.resultBackend).toBe('redis://r:6379/1');
   });
 });
+
+describe('the deliverability variables', () => {
+  it('default to no quota, 5 OTPs per address per 10 minutes, 30 days of suppression and no webhooks', () => {
+    const { deliverability } = loadConfig({ NODE_ENV: 'test' });
+    expect(deliverability.rateLimit).toBeUndefined();
+    expect(deliverability.recipientLimits).toEqual({
+      send_otp_verification_email: { max: 5, windowS: 600, label: '5 per 10m' },
+    });
+    expect(deliverability.suppressionDays).toBe(30);
+    expect(deliverability.webhooks).toMatchObject({
+      genericSecret: undefined,
+      snsTopicArns: [],
+      sendgridPublicKey: undefined,
+      postmark: undefined,
+    });
+    expect(deliverability.webhooks.snsCertHost.test('sns.eu-west-1.amazonaws.com')).toBe(true);
+    expect(deliverability.webhooks.snsCertHost.test('sns.eu-west-1.amazonaws.com.evil.example')).toBe(false);
+    expect(deliverability.unsubscribe).toBeUndefined();
+  });
+
+  it('reads EMAIL_RATE_LIMIT as per second with an optional burst', () => {
+    expect(loadConfig({ NODE_ENV: 'test', EMAIL_RATE_LIMIT: '50' }).deliverability.rateLimit).toEqual({
+      perSecond: 50,
+      burst: 50,
+    });
+    expect(loadConfig({ NODE_ENV: 'test', EMAIL_RATE_LIMIT: '14/100' }).deliverability.rateLimit).toEqual({
+      perSecond: 14,
+      burst: 100,
+    });
+  });
+
+  it('reads RECIPIENT_LIMITS per task, and none as no limits at all', () => {
+    const limits = loadConfig({
+      NODE_ENV: 'test',
+      RECIPIENT_LIMITS: 'send_otp_verification_email=3/1h, send_welcome_email=1/1d',
+    }).deliverability.recipientLimits;
+    expect(limits).toEqual({
+      send_otp_verification_email: { max: 3, windowS: 3600, label: '3 per 1h' },
+      send_welcome_email: { max: 1, windowS: 86_400, label: '1 per 1d' },
+    });
+    expect(loadConfig({ NODE_ENV: 'test', RECIPIENT_LIMITS: 'none' }).deliverability.recipientLimits).toEqual(
+      {},
+    );
+  });
+
+  it('reports each bad deliverability variable on a line of its own', () => {
+    const problems = problemsOf({
+      NODE_ENV: 'test',
+      EMAIL_RATE_LIMIT: 'fast',
+      RECIPIENT_LIMITS: 'send_otp_verification_email=5',
+      BOUNCE_WEBHOOK_SECRET: 'short',
+      SENDGRID_WEBHOOK_PUBLIC_KEY: 'bm90IGEga2V5',
+      SUBSCRIBED_TASKS: 'send_welcome_email',
+      POSTMARK_WEBHOOK_USER: 'postmark',
+    });
+    expect(problems.map((line) => line.split(':')[0]).sort()).toEqual([
+      'BOUNCE_WEBHOOK_SECRET',
+      'EMAIL_RATE_LIMIT',
+      'POSTMARK_WEBHOOK_USER, POSTMARK_WEBHOOK_PASSWORD',
+      'PUBLIC_BASE_URL',
+      'RECIPIENT_LIMITS',
+      'SENDGRID_WEBHOOK_PUBLIC_KEY',
+      'UNSUBSCRIBE_SECRET',
+    ]);
+  });
+});

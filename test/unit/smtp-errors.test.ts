@@ -5,7 +5,12 @@
  */
 import { describe, it, expect } from 'vitest';
 import { PermanentError, SmtpRejectedError, SmtpUnavailableError, TransientError } from '../../src/errors.js';
-import { classifySmtpError, toSmtpError } from '../../src/mail/smtp-errors.js';
+import {
+  classifySmtpError,
+  isRecipientRefusal,
+  isThrottling,
+  toSmtpError,
+} from '../../src/mail/smtp-errors.js';
 
 /** An error shaped like nodemailer's: `code`, `responseCode`, `command`, `response`. */
 function smtpFailure(fields: { code?: string; responseCode?: number; command?: string; response?: string }) {
@@ -164,5 +169,73 @@ describe('toSmtpError', () => {
     expect((toSmtpError(quiet, false) as SmtpUnavailableError).mayHaveBeenSent).toBe(false);
     const replied = smtpFailure({ code: 'EMESSAGE', responseCode: 451, command: 'DATA' });
     expect((toSmtpError(replied, true) as SmtpUnavailableError).mayHaveBeenSent).toBe(false);
+  });
+});
+
+describe('isRecipientRefusal: what suppresses an address', () => {
+  it.each([
+    [
+      'a 550 at RCPT TO',
+      { code: 'EENVELOPE', responseCode: 550, command: 'RCPT TO', response: '550 No such user' },
+    ],
+    [
+      'a 5.1.1 at DATA',
+      { code: 'EMESSAGE', responseCode: 550, command: 'DATA', response: '550 5.1.1 Unknown user' },
+    ],
+    [
+      'a 553 5.1.3 at RCPT TO',
+      { responseCode: 553, command: 'RCPT TO', response: '553 5.1.3 Bad address syntax' },
+    ],
+  ])('counts %s as a bounce', (_what, fields) => {
+    expect(isRecipientRefusal(smtpFailure(fields))).toBe(true);
+    expect((toSmtpError(smtpFailure(fields)) as SmtpRejectedError).recipientRefused).toBe(true);
+  });
+
+  it.each([
+    [
+      'a 535 at AUTH',
+      { code: 'EAUTH', responseCode: 535, command: 'AUTH PLAIN', response: '535 5.7.8 Bad login' },
+    ],
+    [
+      'a 550 at MAIL FROM',
+      { code: 'EENVELOPE', responseCode: 550, command: 'MAIL FROM', response: '550 Sender refused' },
+    ],
+    [
+      'a policy 5.7.1 at RCPT TO',
+      { responseCode: 550, command: 'RCPT TO', response: '550 5.7.1 Relaying denied' },
+    ],
+    [
+      'a 5.1.8 about our sender',
+      { responseCode: 553, command: 'DATA', response: '553 5.1.8 Bad sender domain' },
+    ],
+    [
+      'a 554 at DATA without an address status',
+      { responseCode: 554, command: 'DATA', response: '554 Message refused' },
+    ],
+    [
+      'a TLS failure',
+      { code: 'ETLS', command: 'STARTTLS', response: 'unable to verify the first certificate' },
+    ],
+    ['a 450 at RCPT TO', { responseCode: 450, command: 'RCPT TO', response: '450 Mailbox busy' }],
+  ])('never counts %s as a bounce', (_what, fields) => {
+    expect(isRecipientRefusal(smtpFailure(fields))).toBe(false);
+  });
+});
+
+describe('isThrottling: what slows the whole service down', () => {
+  it.each([
+    [454, '454 4.7.0 Throttling failure: Maximum sending rate exceeded.'],
+    [421, '421 4.7.0 Too many messages, slow down'],
+    [451, '451 4.7.1 Sending rate limit exceeded'],
+  ])('takes a %d saying so as throttling', (responseCode, response) => {
+    expect(isThrottling(smtpFailure({ responseCode, command: 'DATA', response }))).toBe(true);
+  });
+
+  it.each([
+    [421, '421 Service not available, closing channel'],
+    [550, '550 Too many recipients'],
+    [451, '451 Temporary local problem'],
+  ])('does not take %d "%s" as throttling', (responseCode, response) => {
+    expect(isThrottling(smtpFailure({ responseCode, command: 'DATA', response }))).toBe(false);
   });
 });

@@ -90,6 +90,7 @@ export function createClaim(
       case 'failed':
       case 'expired':
       case 'rate_limited':
+      case 'suppressed':
         // Reclaimable after all (it changed between the two statements): try again.
         return claim(job, recipient, token);
       default:

@@ -5,8 +5,10 @@
 import type pg from 'pg';
 import { createClaim } from './claim.js';
 import { createList } from './list.js';
+import { createMarkBounced } from './mark-bounced.js';
 import { createMarkExpired } from './mark-expired.js';
 import { createMarkFailed } from './mark-failed.js';
+import { createMarkRefused } from './mark-refused.js';
 import { createMarkSent } from './mark-sent.js';
 import { createMarkUnknown } from './mark-unknown.js';
 import { createCountOlderThan, createPurge } from './purge.js';
@@ -28,6 +30,8 @@ export function createLedger(pool: pg.Pool, schema: string) {
     markFailed: createMarkFailed(sql),
     markUnknown: createMarkUnknown(sql),
     markExpired: createMarkExpired(sql),
+    markRefused: createMarkRefused(sql),
+    markBounced: createMarkBounced(sql),
     resolve: createResolve(sql),
     list: createList(sql),
     purge: createPurge(sql),

@@ -5,12 +5,18 @@
 import { withRetries, type LedgerSql } from './sql.js';
 
 export function createMarkFailed(sql: LedgerSql) {
-  return async (key: string, token: string, error: string): Promise<void> => {
+  // `bounced`: the server refused the address itself (it goes on the suppression list as well).
+  return async (
+    key: string,
+    token: string,
+    error: string,
+    status: 'failed' | 'bounced' = 'failed',
+  ): Promise<void> => {
     await withRetries(() =>
       sql.query(
-        `UPDATE ${sql.table} SET status = 'failed', last_error = $3, updated_at = now(), lease_until = NULL
+        `UPDATE ${sql.table} SET status = $4, last_error = $3, updated_at = now(), lease_until = NULL
           WHERE idempotency_key = $1 AND attempt_token = $2 AND status = 'sending'`,
-        [key, token, error.slice(0, 2000)],
+        [key, token, error.slice(0, 2000), status],
       ),
     );
   };

@@ -24,8 +24,11 @@ export function ledgerSql(pool: pg.Pool, schema: string): LedgerSql {
   };
 }
 
-/** Statuses an attempt may claim again: nothing went out for them. */
-export const RECLAIMABLE = `('failed', 'expired', 'rate_limited')`;
+/**
+ * Statuses an attempt may claim again: nothing went out for them. `suppressed` too: the suppression list is
+ * checked before every claim, so a key refused while its address was listed sends once the address is removed.
+ */
+export const RECLAIMABLE = `('failed', 'expired', 'rate_limited', 'suppressed')`;
 
 const RECORD_RETRY_DELAYS_MS = [50, 200, 500, 1_000, 2_000];
 

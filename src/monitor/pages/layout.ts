@@ -128,7 +128,8 @@ export function page(context: PageContext, title: string, body: SafeHtml): strin
           <strong>email-workers</strong>
           ${link('/queues', 'Queues')} ${link('/workers', 'Workers')} ${link('/templates', 'Templates')}
           ${context.outbox ? link('/outbox', 'Outbox') : ''} ${link('/deliveries', 'Deliveries')}
-          ${link('/dead-letters', 'Dead letters')} ${link('/api/docs', 'API')} ${link('/metrics', 'Metrics')}
+          ${link('/suppressions', 'Suppressions')} ${link('/dead-letters', 'Dead letters')}
+          ${link('/api/docs', 'API')} ${link('/metrics', 'Metrics')}
           <span class="who">${context.viewer.user} · ${context.viewer.role}</span>
         </header>
         <main>
