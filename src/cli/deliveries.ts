@@ -12,6 +12,7 @@ import {
 } from '../db/ledger/index.js';
 import { openDatabase } from '../db/open-database.js';
 import { UsageError } from './usage-error.js';
+import { textTable, type Column } from './text-table.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -195,7 +196,7 @@ function durationSeconds(flag: string, text: string): number {
   return seconds;
 }
 
-const COLUMNS: Array<[string, (row: DeliveryRow) => string]> = [
+const COLUMNS: Array<Column<DeliveryRow>> = [
   ['created', (row) => row.created_at.toISOString().replace('T', ' ').slice(0, 19)],
   ['status', (row) => row.status],
   ['task', (row) => row.task],
@@ -207,20 +208,6 @@ const COLUMNS: Array<[string, (row: DeliveryRow) => string]> = [
 ];
 
 function table(rows: DeliveryRow[]): string {
-  if (rows.length === 0) return 'no deliveries match\n';
   // A key is copied from here into `deliveries resolve`: it is shown whole.
-  const cells = rows.map((row) =>
-    COLUMNS.map(([title, cell]) =>
-      cell(row)
-        .replace(/\s+/g, ' ')
-        .slice(0, title === 'key' ? undefined : 60),
-    ),
-  );
-  const widths = COLUMNS.map(([title], i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
-  const line = (values: string[]) =>
-    `${values
-      .map((value, i) => value.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd()}\n`;
-  return line(COLUMNS.map(([title]) => title)) + cells.map(line).join('');
+  return textTable(rows, COLUMNS, { empty: 'no deliveries match', maxWidth: 60, whole: 'key' });
 }

@@ -13,6 +13,7 @@ import { createJobState } from '../queues/job-state.js';
 import { openQueues } from '../queues/open-queues.js';
 import { QUEUE_NAMES, type QueueName } from '../tasks/define-task.js';
 import { UsageError } from './usage-error.js';
+import { textTable, type Column } from './text-table.js';
 
 const DAY_S = 86_400;
 
@@ -123,7 +124,7 @@ function asJson(letter: DeadLetterView) {
   return { id: letter.id, at: letter.at.toISOString(), ...letter.data };
 }
 
-const COLUMNS: Array<[string, (letter: DeadLetterView) => string]> = [
+const COLUMNS: Array<Column<DeadLetterView>> = [
   ['at', (l) => l.at.toISOString().replace('T', ' ').slice(0, 19)],
   ['id', (l) => l.id],
   ['task', (l) => String(l.data.task ?? '')],
@@ -133,20 +134,6 @@ const COLUMNS: Array<[string, (letter: DeadLetterView) => string]> = [
 ];
 
 function table(letters: DeadLetterView[]): string {
-  if (letters.length === 0) return 'no dead letters\n';
   // The id is copied from here into `dlq replay`: it is shown whole.
-  const cells = letters.map((letter) =>
-    COLUMNS.map(([title, cell]) =>
-      cell(letter)
-        .replace(/\s+/g, ' ')
-        .slice(0, title === 'id' ? undefined : 80),
-    ),
-  );
-  const widths = COLUMNS.map(([title], i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
-  const line = (values: string[]) =>
-    `${values
-      .map((value, i) => value.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd()}\n`;
-  return line(COLUMNS.map(([title]) => title)) + cells.map(line).join('');
+  return textTable(letters, COLUMNS, { empty: 'no dead letters', maxWidth: 80, whole: 'id' });
 }

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../config.js';
 import { openDatabase } from '../db/open-database.js';
 import { createSuppressionList, type Suppression, type SuppressionList } from '../db/suppressions.js';
 import { UsageError } from './usage-error.js';
+import { textTable, type Column } from './text-table.js';
 
 const ADDRESS = /^[^\s@]+@[^\s@]+$/;
 
@@ -79,22 +80,16 @@ function userName(): string {
 
 const iso = (date: Date) => date.toISOString().replace('T', ' ').slice(0, 19);
 
+const COLUMNS: Array<Column<Suppression>> = [
+  ['address', (row) => row.address],
+  ['reason', (row) => row.reason],
+  ['since', (row) => iso(row.created_at)],
+  ['until', (row) => (row.expires_at ? iso(row.expires_at) : 'never')],
+  ['source', (row) => row.source],
+  ['detail', (row) => row.detail ?? ''],
+];
+
 function table(rows: Suppression[]): string {
-  if (rows.length === 0) return 'the suppression list is empty\n';
-  const cells = rows.map((row) => [
-    row.address,
-    row.reason,
-    iso(row.created_at),
-    row.expires_at ? iso(row.expires_at) : 'never',
-    row.source,
-    (row.detail ?? '').replace(/\s+/g, ' ').slice(0, 60),
-  ]);
-  const titles = ['address', 'reason', 'since', 'until', 'source', 'detail'];
-  const widths = titles.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
-  const line = (values: string[]) =>
-    `${values
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd()}\n`;
-  return line(titles) + cells.map(line).join('');
+  // The address is copied from here into `suppression remove`: it is shown whole.
+  return textTable(rows, COLUMNS, { empty: 'the suppression list is empty', maxWidth: 60, whole: 'address' });
 }
