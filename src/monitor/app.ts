@@ -1,13 +1,15 @@
 /**
  * `start-workers --monitor`: an express app on MONITOR_PORT, under MONITOR_BASE_PATH, that takes no jobs.
  *   /health                         open: liveness
- *   /api/…                          the task API, Bearer API_TOKEN (api/router.ts); /api/docs and openapi.json
+ *   /api/…                          the task API, Bearer API_TOKEN (api/router.ts; POST /api/tasks/:name is
+ *                                   served before express, api/fast-enqueue.ts); /api/docs and openapi.json
  *                                   also open to a board login
  *   /webhooks/…  /unsubscribe       their own auth: signatures, basic auth of their own, tokens (webhooks/)
  *   /queues  /workers  /templates  /outbox  /deliveries  /suppressions  /dead-letters  /metrics
  *                                   basic auth, operator or viewer
  * Loaded only by src/cli/monitor.ts: a worker process never loads express or Bull Board.
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -32,6 +34,7 @@ import { createJobState } from '../queues/job-state.js';
 import { QUEUE_NAMES } from '../tasks/define-task.js';
 import type { ApiContext } from './api/context.js';
 import { openApiDocument } from './api/openapi.js';
+import { enqueueFastPath } from './api/fast-enqueue.js';
 import { createApiRouter } from './api/router.js';
 import { basicAuth, bearerAuth, sameOriginChanges, viewerOf, viewerReadsOnly } from './auth.js';
 import { createBoards } from './board.js';
@@ -172,14 +175,9 @@ export async function startMonitor(
       eitherAuth,
       (_req, res) => void res.type('html').send(apiDocsPage(base, apiDocument() as never)),
     );
-    router.use(
-      '/api',
-      createApiRouter(
-        { config, redis, queues: handles, add: batchedAdd(handles), deadLetters },
-        failures,
-        logger,
-      ),
-    );
+    const apiContext: ApiContext = { config, redis, queues: handles, add: batchedAdd(handles), deadLetters };
+    router.use('/api', createApiRouter(apiContext, failures, logger));
+    const fastEnqueue = enqueueFastPath(base, apiContext, failures, logger);
 
     // Relays and recipients authenticate on their own terms (signatures, tokens), never with a board login.
     router.use(createWebhookRouter({ config: config.deliverability, suppressions, ledger, logger }));
@@ -316,7 +314,9 @@ export async function startMonitor(
     });
     app.use(base || '/', router);
 
-    const server = app.listen(options.port ?? config.monitor.port, options.host ?? '0.0.0.0');
+    const server = createServer((req, res) => {
+      if (!fastEnqueue(req, res)) app(req, res);
+    }).listen(options.port ?? config.monitor.port, options.host ?? '0.0.0.0');
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);

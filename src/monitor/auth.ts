@@ -72,28 +72,61 @@ export function basicAuth(config: MonitorConfig, failures: FailedLogins): Reques
   };
 }
 
+/** Why a request was refused: what to answer, in whatever shape the caller writes errors. */
+export interface Refusal {
+  status: 401 | 429;
+  code: 'UNAUTHORIZED' | 'TOO_MANY_REQUESTS';
+  message: string;
+  headers: Record<string, string>;
+}
+
 /**
- * The task API's Bearer token. Without API_TOKEN (development only) the API is open. `reject` writes the
- * API's error shape.
+ * The task API's Bearer token, checked without a framework (express's routes and the enqueue fast path both use
+ * it): undefined when the request may pass. Without API_TOKEN (development only) the API is open.
  */
+export function bearerCheck(
+  token: string | undefined,
+  failures: FailedLogins,
+): (authorization: string | undefined, address: string) => Refusal | undefined {
+  const matches = token ? secretMatcher(token) : undefined;
+  return (authorization, address): Refusal | undefined => {
+    if (!matches) return undefined;
+    // The right token passes even from an address that is held back: producers often share one (a NAT, the
+    // proxy in front of the monitor), and someone guessing there must not stop their emails. A token of 16 or
+    // more characters is not guessed in any window, so only the wrong ones need slowing down.
+    const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    if (match && matches(match[1]!.trim())) return undefined;
+    const wait = failures.retryAfterS(address);
+    if (wait > 0) {
+      return {
+        status: 429,
+        code: 'TOO_MANY_REQUESTS',
+        message: 'too many failed logins',
+        headers: { 'Retry-After': String(wait) },
+      };
+    }
+    if (authorization) failures.record(address);
+    return {
+      status: 401,
+      code: 'UNAUTHORIZED',
+      message: 'a valid Authorization: Bearer API_TOKEN header is required',
+      headers: { 'WWW-Authenticate': 'Bearer realm="email-workers api"' },
+    };
+  };
+}
+
+/** {@link bearerCheck} as express middleware; `reject` writes the API's error shape. */
 export function bearerAuth(
   token: string | undefined,
   failures: FailedLogins,
   reject: (res: Response, status: number, code: string, message: string) => void,
 ): RequestHandler {
-  const matches = token ? secretMatcher(token) : undefined;
+  const check = bearerCheck(token, failures);
   return (req, res, next) => {
-    if (!matches) return next();
-    // The right token passes even from an address that is held back: producers often share one (a NAT, the
-    // proxy in front of the monitor), and someone guessing there must not stop their emails. A token of 16 or
-    // more characters is not guessed in any window, so only the wrong ones need slowing down.
-    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    if (match && matches(match[1]!.trim())) return next();
-    if (tooMany(req, res, failures, () => reject(res, 429, 'TOO_MANY_REQUESTS', 'too many failed logins')))
-      return;
-    if (req.headers.authorization) failures.record(clientAddress(req));
-    res.set('WWW-Authenticate', 'Bearer realm="email-workers api"');
-    reject(res, 401, 'UNAUTHORIZED', 'a valid Authorization: Bearer API_TOKEN header is required');
+    const refusal = check(req.headers.authorization, clientAddress(req));
+    if (!refusal) return next();
+    res.set(refusal.headers);
+    reject(res, refusal.status, refusal.code, refusal.message);
   };
 }
 
@@ -134,8 +167,9 @@ function tooMany(req: Request, res: Response, failures: FailedLogins, reply: () 
   return true;
 }
 
-function clientAddress(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+export function clientAddress(req: { socket: { remoteAddress?: string | undefined } }): string {
+  // No `trust proxy`: the address is the peer's, as express's req.ip would say.
+  return req.socket.remoteAddress ?? 'unknown';
 }
 
 function basicCredentials(header: string | undefined): [string, string] {

@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 describe('start-workers --monitor', () => {
-  it('serves the board, the API and /health under MONITOR_BASE_PATH, and exits 0 on SIGTERM', async () => {
+  it('serves the board, the API (enqueue included) and /health under MONITOR_BASE_PATH, and exits 0 on SIGTERM', async () => {
     const port = await closedPort();
     const cli = spawnCli(
       ['--monitor'],
@@ -42,6 +42,13 @@ describe('start-workers --monitor', () => {
       expect(await board.text()).toContain('<base href="/ops/queues/"');
       const stats = await fetch(`${base}/api/stats`, { headers: { authorization: bearer(API_TOKEN) } });
       expect(stats.status).toBe(200);
+      const enqueued = await fetch(`${base}/api/tasks/send_welcome_email`, {
+        method: 'POST',
+        headers: { authorization: bearer(API_TOKEN), 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'base-path@example.com' }),
+      });
+      expect(enqueued.status).toBe(202);
+      expect(await enqueued.json()).toMatchObject({ task: 'send_welcome_email', status: 'queued' });
       expect(cli.stdout()).not.toContain('workers started');
     } finally {
       cli.child.kill('SIGTERM');

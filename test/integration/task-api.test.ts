@@ -2,6 +2,7 @@
  * The task API under /api against the real monitor, workers, Redis and an SMTP server: every route and every
  * status it promises, the Idempotency-Key semantics, and the one error shape.
  */
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import {
@@ -111,6 +112,79 @@ describe('POST /api/tasks/:name', () => {
     const response = await post('/api/tasks/send_welcome_email', '{"email": ');
     expect(response.status).toBe(400);
     expect(response.json().error.code).toBe('INVALID_REQUEST');
+  });
+});
+
+/**
+ * POST /api/tasks/:name is served on node:http before express (src/monitor/api/fast-enqueue.ts): what it takes
+ * on, it must answer as express would, and what it does not (a compressed body, another charset) must still
+ * reach express.
+ */
+describe('POST /api/tasks/:name beside express', () => {
+  const chunked = (parts: string[], headers: Record<string, string> = {}) =>
+    m.request('/api/tasks/send_welcome_email', {
+      method: 'POST',
+      auth: bearer(),
+      headers: { 'content-type': 'application/json', ...headers },
+      body: new ReadableStream({
+        start(controller) {
+          for (const part of parts) controller.enqueue(new TextEncoder().encode(part));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+
+  it('reads a chunked body (no Content-Length), and stops one at 64 KiB with 413', async () => {
+    const small = await chunked(['{"email":', '"api-chunked@example.com"}']);
+    expect(small.status).toBe(202);
+    const large = await chunked([
+      '{"email":"big@example.com","pad":"',
+      'x'.repeat(40_000),
+      'x'.repeat(40_000),
+      '"}',
+    ]);
+    expect(large.status).toBe(413);
+    expect(large.json().error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('takes a gzip body and answers 415 for a charset it cannot read, as express does', async () => {
+    const gzip = await m.request('/api/tasks/send_welcome_email', {
+      method: 'POST',
+      auth: bearer(),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ email: 'api-gzip@example.com' })),
+    });
+    expect(gzip.status).toBe(202);
+    const job = await w.queue('auth_emails').getJob(gzip.json().job_id);
+    expect(job!.data).toMatchObject({ email: 'api-gzip@example.com' });
+
+    const latin = await post('/api/tasks/send_welcome_email', '{"email":"x@example.com"}', {
+      'content-type': 'application/json; charset=koi8-r',
+    });
+    expect(latin.status).toBe(415);
+    expect(latin.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('decodes the task name, and reads an empty body as {} (422 naming the missing field)', async () => {
+    const encoded = await post('/api/tasks/send%5Fwelcome%5Femail', { email: 'api-encoded@example.com' });
+    expect(encoded.status).toBe(202);
+    expect(encoded.json().task).toBe('send_welcome_email');
+    const empty = await post('/api/tasks/send_welcome_email', '');
+    expect(empty.status).toBe(422);
+    expect(empty.json().error.details.map((d: { path: string }) => d.path)).toContain('email');
+  });
+
+  it('refuses a wrong token with 401 and the error shape before reading the body', async () => {
+    const response = await m.request('/api/tasks/send_welcome_email', {
+      method: 'POST',
+      auth: bearer('wrong-token-0123456789'),
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'api-wrong-token@example.com' }),
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    expect(response.json().error.code).toBe('UNAUTHORIZED');
   });
 });
 

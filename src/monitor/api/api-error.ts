@@ -38,6 +38,15 @@ export interface FieldDetail {
 export const queueUnavailable = (message: string) =>
   new ApiError(503, 'QUEUE_UNAVAILABLE', message, undefined, { 'Retry-After': '1' });
 
+/** The largest body the API reads. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export const payloadTooLarge = () =>
+  new ApiError(413, 'PAYLOAD_TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`);
+
+export const malformedJson = (reason: string) =>
+  new ApiError(400, 'INVALID_REQUEST', `malformed JSON: ${reason}`);
+
 export function invalid(details: FieldDetail[], message?: string): ApiError {
   return new ApiError(
     422,

@@ -7,11 +7,10 @@ import type { Logger } from '../../logger.js';
 import { waitUntilReady } from '../../queues/connection.js';
 import { bearerAuth } from '../auth.js';
 import type { FailedLogins } from '../failed-logins.js';
-import { ApiError, queueUnavailable } from './api-error.js';
-import type { ApiContext } from './context.js';
-import { API_ROUTES } from './routes.js';
+import { ApiError, malformedJson, MAX_BODY_BYTES, payloadTooLarge, queueUnavailable } from './api-error.js';
+import type { ApiContext, ApiReply, ApiRequest } from './context.js';
+import { API_ROUTES, type ApiRoute } from './routes.js';
 
-export const MAX_BODY_BYTES = 64 * 1024;
 /** How long a request waits for a connection to Redis before it answers 503, having done nothing. */
 const READY_TIMEOUT_MS = 1_000;
 
@@ -32,44 +31,59 @@ export function createApiRouter(context: ApiContext, failures: FailedLogins, log
 
   for (const route of API_ROUTES) {
     router[route.method](route.path, async (req: Request, res: Response) => {
-      try {
-        await waitUntilReady(context.redis, READY_TIMEOUT_MS).catch(() => {
-          throw queueUnavailable('Redis is unavailable: nothing was done; retry shortly');
-        });
-        const reply = await route.handler(
-          {
-            params: req.params as Record<string, string>,
-            query: req.query as Record<string, unknown>,
-            body: req.body,
-            header: (name) => req.get(name),
-          },
-          context,
-        );
-        res
-          .status(reply.status)
-          .set(reply.headers ?? {})
-          .json(reply.body);
-      } catch (error) {
-        sendApiError(res, asApiError(error, context, logger));
-      }
+      const reply = await runApiRoute(
+        route,
+        {
+          params: req.params as Record<string, string>,
+          query: req.query as Record<string, unknown>,
+          body: req.body,
+          header: (name) => req.get(name),
+        },
+        context,
+        logger,
+      );
+      res
+        .status(reply.status)
+        .set(reply.headers ?? {})
+        .json(reply.body);
     });
   }
   router.use((req, res) =>
     sendApiError(res, new ApiError(404, 'NOT_FOUND', `no route ${req.method} ${req.baseUrl}${req.path}`)),
   );
   router.use((error: Error & { type?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    if (error.type === 'entity.too.large') {
-      return sendApiError(
-        res,
-        new ApiError(413, 'PAYLOAD_TOO_LARGE', `the body is over ${MAX_BODY_BYTES} bytes`),
-      );
-    }
-    if (error.type === 'entity.parse.failed') {
-      return sendApiError(res, new ApiError(400, 'INVALID_REQUEST', `malformed JSON: ${error.message}`));
+    if (error.type === 'entity.too.large') return sendApiError(res, payloadTooLarge());
+    if (error.type === 'entity.parse.failed') return sendApiError(res, malformedJson(error.message));
+    if (error.type === 'charset.unsupported' || error.type === 'encoding.unsupported') {
+      return sendApiError(res, new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', error.message));
     }
     sendApiError(res, asApiError(error, context, logger));
   });
   return router;
+}
+
+/**
+ * A route's handler, once Redis answers (503 within about a second when it does not, having done nothing), with
+ * every failure turned into the API's error shape: what express's routes and the enqueue fast path both answer.
+ */
+export async function runApiRoute(
+  route: ApiRoute,
+  request: ApiRequest,
+  context: ApiContext,
+  logger: Logger,
+): Promise<ApiReply> {
+  try {
+    await waitUntilReady(context.redis, READY_TIMEOUT_MS).catch(() => {
+      throw queueUnavailable('Redis is unavailable: nothing was done; retry shortly');
+    });
+    return await route.handler(request, context);
+  } catch (error) {
+    return errorReply(asApiError(error, context, logger));
+  }
+}
+
+export function errorReply(error: ApiError): ApiReply {
+  return { status: error.status, headers: error.headers, body: error.toBody() };
 }
 
 function asApiError(error: unknown, context: ApiContext, logger: Logger): ApiError {
