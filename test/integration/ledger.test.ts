@@ -296,6 +296,29 @@ describe('start-workers deliveries', () => {
     for (const line of lines.slice(1)) expect(line).toMatch(/ sent {2,}send_welcome_email /);
   });
 
+  it('finds rows by recipient through an index, whatever the case of the address', async () => {
+    await db.pool.query(
+      `INSERT INTO ${db.schema}.email_deliveries (idempotency_key, job_id, queue, task, recipient, status)
+       VALUES ('recipient-case', 'j', 'q', 'send_welcome_email', 'Case.Member@Example.com', 'sent')`,
+    );
+    const found = await createLedger(db.pool, db.schema).list({ recipient: 'case.member@example.COM' });
+    expect(found.map((row) => row.idempotency_key)).toEqual(['recipient-case']);
+    // The plan of the list's query with sequential scans priced out: the index serves the lower() comparison.
+    const client = await db.pool.connect();
+    try {
+      await client.query('SET enable_seqscan = off');
+      const plan = await client.query(
+        `EXPLAIN SELECT id FROM ${db.schema}.email_deliveries
+          WHERE lower(recipient) = lower($1) ORDER BY created_at DESC LIMIT 50`,
+        ['member@example.com'],
+      );
+      expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).toContain('email_deliveries_recipient');
+    } finally {
+      await client.query('RESET enable_seqscan');
+      client.release();
+    }
+  });
+
   it('refuses an unknown status, naming the ones it knows', async () => {
     const list = spawnCli(['deliveries', '--status', 'lost'], cliEnv());
     expect(await list.exited).toBe(1);
