@@ -166,10 +166,13 @@ describe('POST /api/tasks/:name beside express', () => {
     expect(latin.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
-  it('decodes the task name, and reads an empty body as {} (422 naming the missing field)', async () => {
+  it('decodes the task name (400 when it does not decode), and reads an empty body as {} (422 naming the missing field)', async () => {
     const encoded = await post('/api/tasks/send%5Fwelcome%5Femail', { email: 'api-encoded@example.com' });
     expect(encoded.status).toBe(202);
     expect(encoded.json().task).toBe('send_welcome_email');
+    const undecodable = await post('/api/tasks/send%E0%A4%A', { email: 'x@example.com' });
+    expect(undecodable.status).toBe(400);
+    expect(undecodable.json().error.code).toBe('INVALID_REQUEST');
     const empty = await post('/api/tasks/send_welcome_email', '');
     expect(empty.status).toBe(422);
     expect(empty.json().error.details.map((d: { path: string }) => d.path)).toContain('email');

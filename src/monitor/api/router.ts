@@ -54,6 +54,10 @@ export function createApiRouter(context: ApiContext, failures: FailedLogins, log
   router.use((error: Error & { type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     if (error.type === 'entity.too.large') return sendApiError(res, payloadTooLarge());
     if (error.type === 'entity.parse.failed') return sendApiError(res, malformedJson(error.message));
+    // Express's own refusals of a request it cannot read, e.g. a path parameter that is not valid %-encoding.
+    if ((error as { status?: unknown }).status === 400) {
+      return sendApiError(res, new ApiError(400, 'INVALID_REQUEST', error.message));
+    }
     if (error.type === 'charset.unsupported' || error.type === 'encoding.unsupported') {
       return sendApiError(res, new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', error.message));
     }
