@@ -2,6 +2,7 @@
  * The typed producer client: routes each task name to its queue, validates the payload before anything leaves
  * the process, and fails fast when Redis is unreachable. Imports neither nodemailer nor pg.
  */
+import type * as BullmqModule from 'bullmq';
 import type { Job, JobsOptions, Queue, QueueEvents } from 'bullmq';
 import type { z } from 'zod';
 import { loadClientConfig, loadEncryptionConfig, type RedisTarget } from './config.js';
@@ -25,7 +26,7 @@ import { encryptPayload, type PayloadEncryption } from './payload-crypto.js';
  * this package for the contract and run bullmq of their own, and a static import would load the package's bundled
  * copy into every worker process beside it (about 4 MB of heap, 8 MB of RSS) for nothing.
  */
-type Bullmq = typeof import('bullmq');
+type Bullmq = typeof BullmqModule;
 let bullmqLoading: Promise<Bullmq> | undefined;
 const loadBullmq = () => (bullmqLoading ??= import('bullmq'));
 
