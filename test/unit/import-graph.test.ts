@@ -13,6 +13,13 @@ import { loadedModules, PROJECT_ROOT, staticImportGraph, type ImportGraph } from
 const DELIVERY_PACKAGES = ['nodemailer', 'pg', 'smtp-server', 'handlebars', 'juice'];
 const DELIVERY_FILE = /^src\/(mail|db)\/|^src\/queues\/start-workers\.ts$/;
 
+/** The client build's chunks loaded that hold bullmq (esbuild names each file it inlines in a comment). */
+const bundledBullmqIn = (graph: ImportGraph) =>
+  [...graph.files].filter(
+    (file) =>
+      file.startsWith('packages/client/dist/') &&
+      readFileSync(resolve(PROJECT_ROOT, file), 'utf8').includes('node_modules/bullmq/'),
+  );
 const deliveryPackagesIn = (graph: ImportGraph) =>
   DELIVERY_PACKAGES.filter((name) => graph.packages.has(name));
 const deliveryFilesIn = (graph: ImportGraph) => [...graph.files].filter((file) => DELIVERY_FILE.test(file));
@@ -35,7 +42,7 @@ describe('the static import graph of src/index.ts', () => {
 });
 
 describe('the static import graph of the client package', () => {
-  it('imports bullmq, ioredis and zod, its only dependencies, and nothing of the service', () => {
+  it('imports bullmq (on demand, and bundled into its build), ioredis and zod, and nothing of the service', () => {
     const graph = staticImportGraph('packages/client/src/index.ts');
     expect([...graph.packages].sort()).toEqual(['bullmq', 'ioredis', 'zod']);
     expect([...graph.files].filter((file) => !file.startsWith('packages/client/src/'))).toEqual([]);
@@ -58,9 +65,10 @@ describe('importing src/index.ts in a fresh process', () => {
     loaded = loadedModules('src/index.ts');
   });
 
-  it('loads the client package', () => {
-    expect(loaded.files).toContain('packages/client/dist/client.js');
-    expect(loaded.packages).toContain('bullmq');
+  it('loads the client package, and bullmq not until a client talks to Redis (then its bundled copy)', () => {
+    expect(loaded.files).toContain('packages/client/dist/index.js');
+    expect(loaded.packages).not.toContain('bullmq');
+    expect(bundledBullmqIn(loaded)).toEqual([]);
   });
 
   it('loads none of nodemailer, pg, smtp-server, handlebars or juice', () => {
@@ -73,8 +81,11 @@ describe('importing src/index.ts in a fresh process', () => {
 });
 
 describe('importing src/workers.ts in a fresh process', () => {
-  it('loads the delivery stack', () => {
+  it('loads the delivery stack, and one bullmq: its own, not the copy bundled in the client package', () => {
     const loaded = loadedModules('src/workers.ts');
+    expect(loaded.packages).toContain('bullmq');
+    expect(loaded.files).toContain('packages/client/dist/internal.js');
+    expect(bundledBullmqIn(loaded)).toEqual([]);
     expect(deliveryPackagesIn(loaded)).toEqual(['nodemailer', 'pg', 'handlebars']);
     expect(deliveryFilesIn(loaded)).toEqual(
       expect.arrayContaining(['src/mail/transport.ts', 'src/db/users.ts']),

@@ -2,7 +2,8 @@
  * The typed producer client: routes each task name to its queue, validates the payload before anything leaves
  * the process, and fails fast when Redis is unreachable. Imports neither nodemailer nor pg.
  */
-import { Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import type * as BullmqModule from 'bullmq';
+import type { Job, JobsOptions, Queue, QueueEvents } from 'bullmq';
 import type { z } from 'zod';
 import { loadClientConfig, loadEncryptionConfig, type RedisTarget } from './config.js';
 import {
@@ -19,6 +20,15 @@ import { TASK_NAMES, contracts, type TaskName, type Contracts } from './tasks/co
 import { createRedis, queuePrefix, waitUntilReady, type RedisConnection } from './connection.js';
 import { redact, reportOf, statusOf, type TaskStatus } from './results.js';
 import { encryptPayload, type PayloadEncryption } from './payload-crypto.js';
+
+/**
+ * bullmq, loaded when a client first talks to Redis rather than when the package is imported: the workers import
+ * this package for the contract and run bullmq of their own, and a static import would load the package's bundled
+ * copy into every worker process beside it (about 4 MB of heap, 8 MB of RSS) for nothing.
+ */
+type Bullmq = typeof BullmqModule;
+let bullmqLoading: Promise<Bullmq> | undefined;
+const loadBullmq = () => (bullmqLoading ??= import('bullmq'));
 
 /** What a producer passes for task `N`: the schema's input type (defaults may be left out). */
 export type PayloadOf<N extends TaskName> = z.input<Contracts[N]['schema']>;
@@ -115,6 +125,12 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
   const redis = createRedis(target, 'producer', (error) => (lastError = error));
   // An error from an earlier outage must not be blamed for a later failure.
   redis.on('ready', () => (lastError = undefined));
+  let bullmq: Bullmq | undefined;
+  // Set by withRedis before any work runs: everything that reaches a queue runs inside it.
+  const bull = (): Bullmq => {
+    if (!bullmq) throw new Error('bullmq used before withRedis loaded it');
+    return bullmq;
+  };
   const queues = new Map<QueueName, Queue>();
   const events = new Map<QueueName, { queueEvents: QueueEvents; connection: RedisConnection }>();
 
@@ -122,7 +138,7 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
     let queue = queues.get(name);
     if (!queue) {
       // The workers own the queue's settings (the events-stream cap); a producer must not reset them.
-      queue = new Queue(name, {
+      queue = new (bull().Queue)(name, {
         connection: redis,
         prefix: queuePrefix(target, name),
         skipMetasUpdate: true,
@@ -142,7 +158,7 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
       if (events.get(name)) return events.get(name)!.queueEvents;
       // A blocking read of the event stream needs a connection of its own, one that waits out an outage.
       const connection = createRedis(target, 'worker', (error) => (lastError = error));
-      const queueEvents = new QueueEvents(name, {
+      const queueEvents = new (bull().QueueEvents)(name, {
         connection,
         prefix: queuePrefix(target, name),
         lastEventId: last?.[0] ?? '0-0',
@@ -155,6 +171,7 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
   };
 
   const withRedis = async <T>(work: () => Promise<T>, action = 'enqueue'): Promise<T> => {
+    bullmq ??= await loadBullmq();
     try {
       await waitUntilReady(redis, timeoutMs);
     } catch (error) {
@@ -203,7 +220,9 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
         if (/timed out before finishing/.test(reason)) throw new WaitTimeoutError(id, waitMs);
         // A failure for good is on the job, with the code the worker recorded; anything else (the client closed,
         // Redis gone while waiting) is not the job's outcome.
-        const failed = await Job.fromId(queueFor(contract.queue), id).catch(() => undefined);
+        const failed = await bull()
+          .Job.fromId(queueFor(contract.queue), id)
+          .catch(() => undefined);
         if (!failed?.finishedOn || !failed.failedReason) throw error;
         throw new TaskFailedError(id, redact(failed.failedReason, contract, payload), reportOf(failed).code);
       }
@@ -213,9 +232,9 @@ export function createEmailClient(options: EmailClientOptions = {}): EmailClient
         throw new UnknownTaskError(String(name), TASK_NAMES);
       const names = name ? [contracts[name].queue] : queuesOf(jobId);
       return withRedis(async () => {
-        const found = (await Promise.all(names.map((queue) => Job.fromId(queueFor(queue), jobId)))).filter(
-          (job): job is Job => job !== undefined,
-        );
+        const found = (
+          await Promise.all(names.map((queue) => bull().Job.fromId(queueFor(queue), jobId)))
+        ).filter((job): job is Job => job !== undefined);
         if (found.length > 1)
           throw new AmbiguousJobIdError(
             jobId,

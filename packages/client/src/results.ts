@@ -3,8 +3,23 @@
  * reach it (the workers keep finished jobs there for their retention period). Never shows a payload's secret
  * fields (an OTP code): they are redacted wherever they would appear.
  */
-import type { Job } from 'bullmq';
 import type { TaskContract } from './tasks/define-contract.js';
+
+/**
+ * What these functions read of a BullMQ job. A type of its own rather than bullmq's `Job`: the package bundles
+ * bullmq (it is no dependency a producer installs), so its public types must not name it; the workers' `Job`, from
+ * their own bullmq, fits it as well as the client's.
+ */
+export interface JobLike {
+  readonly id?: string | undefined;
+  readonly name: string;
+  readonly data: unknown;
+  readonly progress: unknown;
+  readonly returnvalue: unknown;
+  readonly failedReason: string | undefined;
+  readonly attemptsStarted: number;
+  getState(): Promise<string>;
+}
 
 /** What the workers record on a job besides its result (BullMQ's `job.progress`). */
 export interface JobReport {
@@ -68,13 +83,13 @@ export function redact<T>(value: T, contract: Pick<TaskContract, 'secret'> | und
   return walk(value) as T;
 }
 
-export function reportOf(job: Job): JobReport {
+export function reportOf(job: Pick<JobLike, 'progress'>): JobReport {
   const progress = job.progress;
   return progress && typeof progress === 'object' ? (progress as JobReport) : {};
 }
 
 /** A job's status as `getTaskStatus` reports it. */
-export async function statusOf(job: Job, contract: TaskContract | undefined): Promise<TaskStatus> {
+export async function statusOf(job: JobLike, contract: TaskContract | undefined): Promise<TaskStatus> {
   const state = (await job.getState()) as TaskState;
   const report = reportOf(job);
   const status: TaskStatus = { id: String(job.id), task: job.name, state, attempts: job.attemptsStarted };
