@@ -102,6 +102,11 @@ interface Run {
   phase: Phase;
   claimStarted: boolean;
   claimResolved: boolean;
+  /**
+   * The envelope was written, with PIPELINING the DATA command in it: a server reads that command even after the
+   * connection is closed, so from here the run is no longer withdrawn but waits for the server's replies.
+   */
+  envelopeSent: boolean;
   /** The server said 354 and the message started to go out: from here it may have arrived. */
   dataStarted: boolean;
   /** The server said 250: the run finishes whatever its time limit. */
@@ -174,6 +179,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
       phase: { name: 'starting', dependency: undefined },
       claimStarted: false,
       claimResolved: false,
+      envelopeSent: false,
       dataStarted: false,
       accepted: false,
       bounced: false,
@@ -286,6 +292,10 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
             },
             {
               signal: run.controller.signal,
+              onEnvelope: () => {
+                run.envelopeSent = true;
+                enter('sending the envelope', 'smtp');
+              },
               onData: () => {
                 run.dataStarted = true;
                 enter('transmitting the message', 'smtp');
@@ -345,7 +355,7 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     cutShort(reason, { jobIds, evenDuringData = false } = {}) {
       let count = 0;
       for (const run of runs) {
-        if (run.accepted || (run.dataStarted && !evenDuringData)) continue;
+        if (run.accepted || ((run.envelopeSent || run.dataStarted) && !evenDuringData)) continue;
         if (jobIds && !jobIds.includes(run.jobId)) continue;
         if (run.controller.signal.aborted) continue;
         run.controller.abort(new CutShort(reason));
@@ -409,11 +419,12 @@ export function expiry(
 }
 
 /**
- * Gives the run up after `timeoutMs` — its message withdrawn while it waits for a pooled connection or is in the
- * envelope — unless the server has accepted it: then it runs to its end, since abandoning it would turn a late
- * ledger write into a retry and a second email. A message being transmitted gets until its reply or the SMTP
- * socket timeout (`transmitGraceMs`) first: cutting it sooner would not stop the server from accepting what it
- * has, it would only make the outcome unknown and the retry a second copy.
+ * Gives the run up after `timeoutMs` — its message withdrawn while it waits for a pooled connection — unless the
+ * server has accepted it: then it runs to its end, since abandoning it would turn a late ledger write into a retry
+ * and a second email. A message whose envelope is written gets until its reply or the SMTP socket timeout
+ * (`transmitGraceMs`) first: with PIPELINING the envelope carries DATA, which the server reads even from a
+ * connection closed behind it, and once the message is going out, cutting it would not stop the server from
+ * accepting what it has; it would only make the outcome unknown and the retry a second copy.
  */
 function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number, transmitGraceMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -425,7 +436,8 @@ function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number, transmitG
     });
     timer = setTimeout(() => {
       if (run.accepted) return;
-      if (run.dataStarted) timer = setTimeout(() => run.accepted || giveUp(), transmitGraceMs);
+      if (run.envelopeSent || run.dataStarted)
+        timer = setTimeout(() => run.accepted || giveUp(), transmitGraceMs);
       else giveUp();
     }, timeoutMs);
   });
