@@ -1,16 +1,20 @@
 /**
  * Copies every job that fails for good — attempts exhausted, permanent, expired, stalled too often — to the
- * `dead_letter` queue, from the queues' events rather than from the worker that ran it: a worker killed mid-job
- * never sees its own failure (BullMQ's stalled check fails the job elsewhere), but the event is in the stream.
+ * `dead_letter` queue, from each queue's `failed` set rather than from the worker that ran it: a worker killed
+ * mid-job never sees its own failure (BullMQ's stalled check fails the job elsewhere), but the job lands in the set.
  *
- * Every worker process listens; the letter's id (`<queue>/<job id>`) makes three replicas' copies one entry. Each
- * queue's position in its events stream is kept in Redis, so failures during a restart are copied afterwards
- * (within the stream's cap, EVENTS_MAX_LEN).
+ * The set is read, not the queues' events streams: reading those meant parsing every event of every job (added,
+ * active, completed …) in every worker process to find the few failures, about 8 % of a worker's CPU per email
+ * (docs/BENCHMARKS.md). BullMQ scores the set by the time of failure, so each queue is polled from a position kept
+ * in Redis; failures during a restart are copied afterwards, for as long as the set keeps them
+ * (FAILED_JOB_RETENTION).
+ *
+ * Every worker process polls; the letter's id (`<queue>/<job id>`) makes three replicas' copies one entry.
  */
-import { QueueEvents, type Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Config } from '../config.js';
 import { maskEmail, maskEmailsIn, maskSecrets, type Logger } from '../logger.js';
-import { createRedis, queuePrefix, type RedisConnection } from './connection.js';
+import { queuePrefix, type RedisConnection } from './connection.js';
 import { DEAD_LETTER_QUEUE, FAILED_JOB_SOURCE, type DeadLetter, type DeadLetters } from './dead-letter.js';
 
 /** The id of a failed job's letter. BullMQ refuses `:` in ids, and neither queue names nor job ids hold `/`. */
@@ -20,6 +24,15 @@ export function failedJobLetterId(queue: string, jobId: string): string {
 
 /** How much of the error history a letter keeps: the last runs' lines and the final stack trace. */
 const HISTORY_LINES = 20;
+/** How often each queue's failed set is read. */
+const POLL_MS = 1_000;
+/**
+ * Each read goes back this far behind the position: a failure's score is the clock of the worker that failed it,
+ * and a replica's clock (or a job finishing as the position moves) may lag by that much. What is read twice is
+ * skipped (or, after a restart, copied again onto the same letter).
+ */
+const LOOKBACK_MS = 10_000;
+const PAGE = 500;
 
 export function listenForFailures(
   queues: readonly Queue[],
@@ -27,40 +40,82 @@ export function listenForFailures(
   config: Pick<Config, 'redis'>,
   letters: DeadLetters,
   logger: Logger,
+  pollMs = POLL_MS,
 ): { ready: Promise<void>; close(): Promise<void> } {
   const cursorKey = (queue: string) =>
     `${queuePrefix(config.redis, DEAD_LETTER_QUEUE)}:${DEAD_LETTER_QUEUE}:cursor:${queue}`;
-  const listeners: Array<{ events: QueueEvents; connection: RedisConnection }> = [];
   let closed = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const polls = new Set<Promise<void>>();
 
-  const start = async (queue: Queue) => {
-    const lastEventId = (await redis.get(cursorKey(queue.name)).catch(() => null)) ?? '$';
-    if (closed) return;
-    // QueueEvents blocks on its connection: one of its own, closed with it.
-    const connection = createRedis(config.redis, 'worker', () => undefined);
-    const events = new QueueEvents(queue.name, {
-      connection,
-      prefix: queuePrefix(config.redis, queue.name),
-      lastEventId,
-    });
-    events.on('error', (error) => logger.debug({ queue: queue.name, err: error.message }, 'events error'));
-    // One at a time, so the stored position only moves forward.
-    let chain = Promise.resolve();
-    events.on('failed', ({ jobId }, eventId) => {
-      chain = chain
-        .then(() => copy(queue, jobId))
-        .then(() => redis.set(cursorKey(queue.name), eventId))
-        .then(
-          () => undefined,
-          (error: Error) =>
-            logger.error(
-              { queue: queue.name, jobId: maskEmailsIn(jobId), err: error.message },
-              'could not copy a failed job to the dead-letter queue',
-            ),
+  const start = (queue: Queue) => {
+    const failedKey = `${queuePrefix(config.redis, queue.name)}:${queue.name}:failed`;
+    /** The newest failure copied; read from Redis on the first poll that reaches it. */
+    let position: number | undefined;
+    /** Job ids copied at scores within the lookback, so a read that overlaps the last one copies nothing twice. */
+    const copied = new Map<string, number>();
+
+    const readPosition = async () => {
+      // No position yet: from now, as a stream read from `$` would. (A position of an older version is an events
+      // stream id, `<ms>-<n>`: its milliseconds are a time just as well.)
+      await redis.set(cursorKey(queue.name), String(Date.now()), 'NX');
+      return Number.parseInt((await redis.get(cursorKey(queue.name))) ?? '', 10) || Date.now();
+    };
+
+    const poll = async () => {
+      let at = position ?? (await readPosition());
+      position = at;
+      const from = at - LOOKBACK_MS;
+      for (let offset = 0; !closed; offset += PAGE) {
+        const page: string[] = await redis.zrangebyscore(
+          failedKey,
+          from,
+          '+inf',
+          'WITHSCORES',
+          'LIMIT',
+          offset,
+          PAGE,
         );
-    });
-    listeners.push({ events, connection });
-    await events.waitUntilReady();
+        for (let i = 0; i < page.length && !closed; i += 2) {
+          const jobId = page[i]!;
+          const score = Number(page[i + 1]);
+          if (copied.get(jobId) === score) continue;
+          try {
+            await copy(queue, jobId);
+          } catch (error) {
+            logger.error(
+              { queue: queue.name, jobId: maskEmailsIn(jobId), err: (error as Error).message },
+              'could not copy a failed job to the dead-letter queue',
+            );
+            return; // Read again from the same position next time.
+          }
+          copied.set(jobId, score);
+          if (score > at) position = at = score;
+        }
+        if (page.length < 2 * PAGE) break;
+      }
+      for (const [jobId, score] of copied) if (score < at - LOOKBACK_MS) copied.delete(jobId);
+      await redis.set(cursorKey(queue.name), String(at));
+    };
+
+    const loop = (): Promise<void> => {
+      const running = poll()
+        .catch((error: Error) =>
+          logger.debug({ queue: queue.name, err: error.message }, 'failed set not read'),
+        )
+        .finally(() => {
+          polls.delete(running);
+          if (closed) return;
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            void loop();
+          }, pollMs);
+          timers.add(timer);
+        });
+      polls.add(running);
+      return running;
+    };
+    return loop();
   };
 
   const copy = async (queue: Queue, jobId: string) => {
@@ -88,15 +143,12 @@ export function listenForFailures(
 
   const started = Promise.all(queues.map(start));
   return {
-    /** Resolves once every queue's events are being read. */
+    /** Resolves once every queue's failed set has been read once (or the read has failed and will be retried). */
     ready: started.then(() => undefined),
     async close() {
       closed = true;
-      await started.catch(() => undefined);
-      for (const { events, connection } of listeners) {
-        await events.close().catch(() => undefined);
-        connection.disconnect();
-      }
+      for (const timer of timers) clearTimeout(timer);
+      await Promise.all([...polls]);
     },
   };
 }

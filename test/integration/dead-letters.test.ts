@@ -1,9 +1,9 @@
 /**
- * Jobs that fail for good become dead letters: copied to the `dead_letter` queue from the queues' events, with
+ * Jobs that fail for good become dead letters: copied to the `dead_letter` queue from the queues' failed sets, with
  * their error history, secrets and addresses masked, one letter and one fatal line however many replicas listen.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Queue, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createRedis, queuePrefix } from '../../src/queues/connection.js';
 import { startDeadLetterAlerter } from '../../src/queues/dead-letter-alerter.js';
 import { listenForFailures } from '../../src/queues/dead-letter-listener.js';
@@ -65,6 +65,51 @@ describe('a job that failed for good', () => {
       expect.arrayContaining([expect.stringMatching(/^failed \(SMTP_REJECTED\): /)]),
     );
     expect(JSON.stringify(letter.data)).not.toMatch(/739104|otp-dead@/);
+  });
+
+  it('is copied after a restart when it failed while nothing listened', async () => {
+    // A queue no worker process takes, with a listener of its own: it reads, stops, a job fails for good, and the
+    // listener started again finds the failure in the queue's failed set.
+    const queueName = 'restart_probe';
+    const prefix = queuePrefix(w.config.redis, queueName);
+    const { logger } = capturedLogger('debug');
+    const redis = createRedis(w.config.redis, 'worker', () => undefined);
+    const queue = new Queue(queueName, { connection: redis, prefix });
+    const deadLetters = openDeadLetters(redis, queuePrefix(w.config.redis, DEAD_LETTER_QUEUE));
+    const listen = () => listenForFailures([queue], redis, w.config, deadLetters, logger, 100);
+    const worker = new Worker(
+      queueName,
+      async () => {
+        throw new UnrecoverableError('failed while nothing listened');
+      },
+      { connection: { url: w.config.redis.url }, prefix, autorun: false },
+    );
+    try {
+      const first = listen();
+      await first.ready;
+      await first.close();
+      const job = await queue.add('send_welcome_email', { email: 'while-down@example.com' });
+      void worker.run();
+      await waitFor(async () => (await job.getState()) === 'failed', { what: 'the job to fail' });
+      await worker.close();
+      const again = listen();
+      try {
+        const letter = await letterOf(job);
+        expect(letter.data).toMatchObject({
+          origin: queueName,
+          reason: 'failed while nothing listened',
+          recipient: 'w***@example.com',
+        });
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await worker.close();
+      await deadLetters.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      redis.disconnect();
+    }
   });
 
   it('is copied once and logged once at fatal, with three replicas listening', async () => {
