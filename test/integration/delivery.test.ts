@@ -70,6 +70,16 @@ describe('a delivered message', () => {
     expect(mail.html).toMatch(/<html[\s>]/i);
   });
 
+  it('has MIME boundaries of its own, that neither repeat nor derive from the Message-ID', async () => {
+    const [a, b] = await Promise.all([welcome('boundary-a@example.com'), welcome('boundary-b@example.com')]);
+    const boundary = (mail: ParsedMail) =>
+      (mail.headers.get('content-type') as { params: { boundary: string } }).params.boundary;
+    expect(boundary(a.mail)).toMatch(/\S{12,}/);
+    expect(boundary(a.mail)).not.toBe(boundary(b.mail));
+    const idHash = a.mail.messageId!.replace(/^<|@.*$/g, '');
+    expect(boundary(a.mail)).not.toContain(idHash.slice(0, 8));
+  });
+
   it('has no List-Unsubscribe header', async () => {
     const { mail } = await welcome('no-unsubscribe@example.com');
     expect(mail.headers.has('list-unsubscribe')).toBe(false);
