@@ -5,6 +5,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import {
   API_TOKEN,
   basic,
@@ -378,6 +379,34 @@ describe('the API description', () => {
 });
 
 describe('Redis unreachable', () => {
+  it('answers 503, not 500, when Redis hangs with the connection open (commands time out)', async () => {
+    const own = await startOwnRedis();
+    const prefix = uniquePrefix('api-hung');
+    const hung = await startTestMonitor(prefix, { ...monitorEnv, REDIS_URL: own.url });
+    const admin = new Redis(own.url);
+    try {
+      await waitFor(
+        async () => (await hung.request('/api/stats', { auth: bearer(API_TOKEN) })).status === 200,
+      );
+      // Every other client's commands wait, as behind a partition or a Redis stopped with SIGSTOP: the monitor's
+      // connection stays `ready` and its enqueue ends on the command timeout.
+      await admin.call('CLIENT', 'PAUSE', '4000', 'ALL');
+      const response = await hung.request('/api/tasks/send_welcome_email', {
+        method: 'POST',
+        auth: bearer(API_TOKEN),
+        body: JSON.stringify({ email: 'hung@example.com' }),
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('1');
+      expect(response.json().error.code).toBe('QUEUE_UNAVAILABLE');
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      admin.disconnect();
+      await hung.close();
+      await own.stop();
+    }
+  });
+
   it('answers 503 with Retry-After within about a second, having enqueued nothing', async () => {
     const own = await startOwnRedis();
     const prefix = uniquePrefix('api-down');

@@ -92,7 +92,7 @@ export function errorReply(error: ApiError): ApiReply {
 
 function asApiError(error: unknown, context: ApiContext, logger: Logger): ApiError {
   if (error instanceof ApiError) return error;
-  if (context.redis.status !== 'ready') {
+  if (context.redis.status !== 'ready' || lostRedis(error)) {
     // The command may have reached Redis before the connection broke.
     return queueUnavailable(
       'Redis stopped answering during the request: it may or may not have taken effect; retry (with the same Idempotency-Key)',
@@ -100,4 +100,20 @@ function asApiError(error: unknown, context: ApiContext, logger: Logger): ApiErr
   }
   logger.error({ err: (error as Error).message }, 'task API error');
   return new ApiError(500, 'INTERNAL', 'internal error (logged)');
+}
+
+/**
+ * ioredis's errors for a command whose answer never came: Redis hung (the command timeout) or the connection
+ * broke. The connection's status alone does not tell: it still says `ready` while a paused or partitioned Redis
+ * lets commands time out, and it can be `ready` again (reconnected) by the time a command sent on the broken
+ * connection fails. Either way the request may or may not have taken effect, which is a 503, not a bug's 500.
+ */
+function lostRedis(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  return (
+    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code) ||
+    error.name === 'MaxRetriesPerRequestError' ||
+    /^(Command timed out|Connection is closed|Stream isn't writeable)/.test(error.message)
+  );
 }
