@@ -2,6 +2,7 @@
  * The task API under /api against the real monitor, workers, Redis and an SMTP server: every route and every
  * status it promises, the Idempotency-Key semantics, and the one error shape.
  */
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
@@ -165,6 +166,29 @@ describe('POST /api/tasks/:name beside express', () => {
     });
     expect(latin.status).toBe(415);
     expect(latin.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('answers as express does for a body with a byte order mark, the charset spelled utf8, and a # in the target', async () => {
+    const bom = await m.request('/api/tasks/send_welcome_email', {
+      method: 'POST',
+      auth: bearer(),
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"email":"api-bom@example.com"}')]),
+    });
+    expect(bom.status).toBe(202);
+    const utf8 = await post('/api/tasks/send_welcome_email', '{"email":"x@example.com"}', {
+      'content-type': 'application/json; charset=utf8',
+    });
+    expect(utf8.status).toBe(415);
+    expect(utf8.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    // fetch strips a fragment, so the target goes as a client writing it raw would send it.
+    const raw = await rawRequest(
+      m.monitor.url,
+      'POST /api/tasks/send_welcome_email#x HTTP/1.1',
+      { authorization: bearer(), 'content-type': 'application/json' },
+      '{"email":"api-fragment@example.com"}',
+    );
+    expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 202 Accepted');
   });
 
   it('decodes the task name (400 when it does not decode), and reads an empty body as {} (422 naming the missing field)', async () => {
@@ -440,3 +464,28 @@ describe('Redis unreachable', () => {
     }
   });
 });
+
+/** One request written as given on its own connection (fetch would normalise the target); the whole answer. */
+function rawRequest(
+  url: string,
+  line: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const head = Object.entries({
+    ...headers,
+    host: `${hostname}:${port}`,
+    'content-length': `${Buffer.byteLength(body)}`,
+    connection: 'close',
+  })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(`${line}\r\n${head}\r\n${body}`));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
+}
