@@ -168,6 +168,13 @@ describe('POST /api/tasks/:name beside express', () => {
     expect(latin.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('answers 422, not 500, for a body nested thousands of levels deep', async () => {
+    const deep = `{"email":"deep@example.com","extra":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const response = await post('/api/tasks/send_welcome_email', deep);
+    expect(response.status).toBe(422);
+    expect(response.json().error.code).toBe('INVALID_PAYLOAD');
+  });
+
   it('answers as express does for a body with a byte order mark, the charset spelled utf8, and a # in the target', async () => {
     const bom = await m.request('/api/tasks/send_welcome_email', {
       method: 'POST',

@@ -20,6 +20,21 @@ describe('parsePayload', () => {
     );
   });
 
+  it('refuses a payload nested thousands of levels deep as invalid, not with a stack overflow', () => {
+    for (const deep of [
+      '['.repeat(30_000) + ']'.repeat(30_000),
+      '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000),
+    ]) {
+      const payload = { email: 'deep@example.com', extra: JSON.parse(deep) };
+      expect(() => parsePayload(tasks.send_welcome_email, payload)).toThrow(InvalidPayloadError);
+      expect(() => parsePayload(tasks.send_welcome_email, payload)).toThrow(
+        /nested more than 64 levels deep/,
+      );
+    }
+    const fine = { email: 'ok@example.com', extra: JSON.parse('['.repeat(60) + ']'.repeat(60)) };
+    expect(parsePayload(tasks.send_welcome_email, fine)).toMatchObject({ email: 'ok@example.com' });
+  });
+
   it('lists every bad field in one error', () => {
     try {
       parsePayload(tasks.send_otp_verification_email, { email: 'nope', otp: 'abc' });
