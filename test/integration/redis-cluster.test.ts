@@ -3,6 +3,7 @@
  * and a plain BullMQ producer reach them through REDIS_CLUSTER_NODES; every task is delivered and recorded once,
  * and each queue lives in a slot of its own, spread over the masters.
  */
+import { DEAD_LETTER_QUEUE } from '../../src/queues/dead-letter.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { Queue } from 'bullmq';
@@ -93,8 +94,9 @@ describe('with REDIS_CLUSTER_NODES', () => {
         for (const key of keys) {
           const tag = /^\{bull:(\w+)\}:\1:/.exec(key)?.[1];
           expect(tag, `key ${key} is under a queue's hash tag`).toBeDefined();
-          // The service-wide deliverability keys (RECIPIENT_LIMITS, EMAIL_RATE_LIMIT) have tags of their own.
-          if (tag === 'limits' || tag === 'quota') continue;
+          // The service-wide keys have tags of their own: deliverability (RECIPIENT_LIMITS, EMAIL_RATE_LIMIT), and
+          // the dead-letter queue with the positions its listeners have read the failed sets up to.
+          if (tag === 'limits' || tag === 'quota' || tag === DEAD_LETTER_QUEUE) continue;
           mastersOfQueue.set(tag!, (mastersOfQueue.get(tag!) ?? new Set()).add(port));
         }
       } finally {
