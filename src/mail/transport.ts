@@ -30,6 +30,11 @@ export interface SendOptions {
   onEnvelope?: (() => void) | undefined;
   /** Called once the server has said 354 and the message starts to go out: from here it may arrive. */
   onData?: (() => void) | undefined;
+  /**
+   * Called with the message written and its end (the line with the single dot) not yet: the chaos suite's crash
+   * point `before-data-end` (src/queues/crash-points.ts) kills the process here.
+   */
+  beforeDataEnd?: (() => void) | undefined;
 }
 
 export interface Mailer {
@@ -45,6 +50,7 @@ const HOOKS = 'emailWorkersHooks';
 interface Hooks {
   onEnvelope(): void;
   onData(): void;
+  beforeDataEnd(): void;
 }
 
 export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender): Mailer {
@@ -80,7 +86,7 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
       const stream = createReadStream(...args);
       stream.pipe = ((destination: NodeJS.WritableStream, options?: { end?: boolean }) => {
         hooks?.onData();
-        return pipeWhole(stream, destination, options);
+        return pipeWhole(stream, destination, options, hooks?.beforeDataEnd);
       }) as typeof stream.pipe;
       return stream;
     };
@@ -113,6 +119,7 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
               dataStarted = true;
               options.onData?.();
             },
+            beforeDataEnd: () => options.beforeDataEnd?.(),
           } satisfies Hooks,
         };
         const info = await transporter.sendMail(message);
@@ -166,15 +173,16 @@ function pipeWhole<T extends NodeJS.WritableStream>(
   source: Readable,
   destination: T,
   options?: { end?: boolean },
+  beforeEnd?: () => void,
 ): T {
   const chunks: Buffer[] = [];
   source.on('data', (chunk: Buffer | string) =>
     chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk),
   );
   source.once('end', () => {
-    const whole = Buffer.concat(chunks);
-    if (options?.end === false) destination.write(whole);
-    else destination.end(whole);
+    destination.write(Buffer.concat(chunks));
+    beforeEnd?.();
+    if (options?.end !== false) destination.end();
   });
   return destination;
 }

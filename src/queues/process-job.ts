@@ -299,8 +299,8 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
               onData: () => {
                 run.dataStarted = true;
                 enter('transmitting the message', 'smtp');
-                setImmediate(() => deps.crashAt('before-data-end', run.jobId));
               },
+              beforeDataEnd: () => deps.crashAt('before-data-end', run.jobId),
             },
           ).catch((error: unknown) => afterRefusal(error, email.to));
           run.accepted = true;
