@@ -6,9 +6,7 @@ import { Queue } from 'bullmq';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { QueueName } from '../tasks/define-task.js';
-import { queuePrefix, type RedisConnection } from './connection.js';
-
-const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|Connection is closed/;
+import { isRedisConnectionError, queuePrefix, type RedisConnection } from './connection.js';
 
 export interface QueueHandles {
   readonly queues: ReadonlyMap<QueueName, Queue>;
@@ -32,7 +30,7 @@ export function openQueues(
     });
     // A lost connection is reported once, by the Redis breaker; a queue's own errors are worth more.
     queue.on('error', (error) =>
-      logger[CONNECTION_ERROR.test(error.message) ? 'debug' : 'error'](
+      logger[isRedisConnectionError(error) ? 'debug' : 'error'](
         { queue: name, err: error.message },
         'queue error',
       ),

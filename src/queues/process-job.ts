@@ -355,7 +355,8 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
     cutShort(reason, { jobIds, evenDuringData = false } = {}) {
       let count = 0;
       for (const run of runs) {
-        if (run.accepted || ((run.envelopeSent || run.dataStarted) && !evenDuringData)) continue;
+        // A run in DATA has sent its envelope first (the transport's hooks come in that order).
+        if (run.accepted || (run.envelopeSent && !evenDuringData)) continue;
         if (jobIds && !jobIds.includes(run.jobId)) continue;
         if (run.controller.signal.aborted) continue;
         run.controller.abort(new CutShort(reason));
@@ -436,8 +437,7 @@ function withTimeout<T>(work: Promise<T>, run: Run, timeoutMs: number, transmitG
     });
     timer = setTimeout(() => {
       if (run.accepted) return;
-      if (run.envelopeSent || run.dataStarted)
-        timer = setTimeout(() => run.accepted || giveUp(), transmitGraceMs);
+      if (run.envelopeSent) timer = setTimeout(() => run.accepted || giveUp(), transmitGraceMs);
       else giveUp();
     }, timeoutMs);
   });

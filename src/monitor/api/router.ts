@@ -4,7 +4,7 @@
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from '../../logger.js';
-import { waitUntilReady } from '../../queues/connection.js';
+import { isRedisConnectionError, waitUntilReady } from '../../queues/connection.js';
 import { bearerAuth } from '../auth.js';
 import type { FailedLogins } from '../failed-logins.js';
 import { ApiError, malformedJson, MAX_BODY_BYTES, payloadTooLarge, queueUnavailable } from './api-error.js';
@@ -92,28 +92,12 @@ export function errorReply(error: ApiError): ApiReply {
 
 function asApiError(error: unknown, context: ApiContext, logger: Logger): ApiError {
   if (error instanceof ApiError) return error;
-  if (context.redis.status !== 'ready' || lostRedis(error)) {
-    // The command may have reached Redis before the connection broke.
+  if (context.redis.status !== 'ready' || isRedisConnectionError(error)) {
+    // The command may have reached Redis before the connection broke: a 503 (retry), not a bug's 500.
     return queueUnavailable(
       'Redis stopped answering during the request: it may or may not have taken effect; retry (with the same Idempotency-Key)',
     );
   }
   logger.error({ err: (error as Error).message }, 'task API error');
   return new ApiError(500, 'INTERNAL', 'internal error (logged)');
-}
-
-/**
- * ioredis's errors for a command whose answer never came: Redis hung (the command timeout) or the connection
- * broke. The connection's status alone does not tell: it still says `ready` while a paused or partitioned Redis
- * lets commands time out, and it can be `ready` again (reconnected) by the time a command sent on the broken
- * connection fails. Either way the request may or may not have taken effect, which is a 503, not a bug's 500.
- */
-function lostRedis(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as NodeJS.ErrnoException).code ?? '';
-  return (
-    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code) ||
-    error.name === 'MaxRetriesPerRequestError' ||
-    /^(Command timed out|Connection is closed|Stream isn't writeable)/.test(error.message)
-  );
 }
