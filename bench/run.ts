@@ -5,6 +5,7 @@
  *
  *   npm run bench -- [--n 10000] [--rate 200] [--duration 30] [--no-celery] [--no-bridge] [--bridge-only]
  *                    [--processes-only] [--scale-only] [--load-latency-only --max-rate R] [--no-scale]
+ *                    [--pair-only --rounds 3]
  *                    [--out bench/results/latest.json]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -48,6 +49,9 @@ const { values: args } = parseArgs({
     'latency-only': { type: 'boolean', default: false },
     // Only the service's throughput with the ledger on, e.g. to try a setting.
     'throughput-only': { type: 'boolean', default: false },
+    // The bare pipeline and the service (ledger on), alternately --rounds times: a change's effect on the ratio.
+    'pair-only': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
     // Only the Celery bridge's two steps: through the bridge to email, and the bridge alone.
     'bridge-only': { type: 'boolean', default: false },
     'latency-ledger': { type: 'string', default: 'true' },
@@ -694,6 +698,26 @@ if (args['throughput-only']) {
       () => database.close().then(() => sink.stop()),
     ),
   );
+  process.exit(0);
+}
+if (args['pair-only']) {
+  try {
+    const ratios: number[] = [];
+    for (let round = 0; round < Number(args.rounds); round++) {
+      await clearLedger(database);
+      const bare = await throughput('bare', sink, (prefix) => startBare(prefix, sink.port));
+      await clearLedger(database);
+      const service = await throughput('service', sink, (prefix) =>
+        startService(prefix, sink.port, database, true),
+      );
+      ratios.push(service.emailsPerSecond / bare.emailsPerSecond);
+      console.log({ round, bare, service, ratio: ratios.at(-1) });
+    }
+    console.log({ ratios, median: ratios.sort((a, b) => a - b)[Math.floor(ratios.length / 2)] });
+  } finally {
+    await database.close();
+    sink.stop();
+  }
   process.exit(0);
 }
 if (args['bridge-only']) {

@@ -7,7 +7,12 @@
  */
 import type { Job } from 'bullmq';
 import { reportOf, type JobReport } from '@email-workers/client/internal';
-import { DeliveryBlockedError, DeliveryInProgressError, UncertainDeliveryError } from '../errors.js';
+import {
+  DeliveryBlockedError,
+  DeliveryInProgressError,
+  SuppressedError,
+  UncertainDeliveryError,
+} from '../errors.js';
 import { deliveryRef, keyRef, maskEmailsIn, type Logger } from '../logger.js';
 import type { DeliveryJob, ExpiryRecord, Ledger } from '../db/ledger/index.js';
 import type { SentRecord } from '../email-types.js';
@@ -53,6 +58,15 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
     await job.updateProgress(update).catch(() => undefined);
   };
 
+  const refused: JobDelivery['refused'] = async (recipient, status, reason) => {
+    await ledger
+      ?.markRefused(row, recipient, status, reason)
+      .catch((error: Error) =>
+        log.warn({ err: maskEmailsIn(error.message) }, `not sent (${status}), and the ledger could not record it`),
+      );
+    await report(status);
+  };
+
   const claim = async (recipient: string, tries = 0): Promise<Claim> => {
     if (!ledger) return { status: 'claimed' };
     const result = await ledger.claim(row, recipient, token);
@@ -69,6 +83,11 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
       case 'blocked':
         await report(result.state);
         throw new DeliveryBlockedError(deliveryRef(row.key, row.jobId), result.state);
+      case 'suppressed': {
+        const error = new SuppressedError(result.reason, result.expiresAt);
+        await refused(recipient, 'suppressed', error.message);
+        throw error;
+      }
     }
     const { owner, leaseLeftMs } = result;
     const alive =
@@ -156,17 +175,7 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
         await jobState.markUnsent(job, token).catch(() => undefined);
       }
     },
-    async refused(recipient, status, reason) {
-      await ledger
-        ?.markRefused(row, recipient, status, reason)
-        .catch((error: Error) =>
-          log.warn(
-            { err: maskEmailsIn(error.message) },
-            `not sent (${status}), and the ledger could not record it`,
-          ),
-        );
-      await report(status);
-    },
+    refused,
     async expired(recipient) {
       if (!ledger) return { status: 'expired' };
       const record = await ledger.markExpired(row, recipient, 'expired');

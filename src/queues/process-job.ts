@@ -18,7 +18,6 @@ import {
   RateLimitedError,
   SmtpRejectedError,
   SmtpUnavailableError,
-  SuppressedError,
   UnknownTaskError,
   type Dependency,
 } from '../errors.js';
@@ -251,13 +250,12 @@ export function createProcessor(deps: ProcessorDeps): JobProcessor {
         delivery: {
           key,
           claim: async (recipient) => {
-            enter('checking the recipient', 'database');
+            enter('checking the recipient limits', 'redis');
             try {
               await deps.admission?.admit(task.name, recipient, key);
             } catch (error) {
-              if (error instanceof SuppressedError || error instanceof RateLimitedError) {
-                const status = error instanceof SuppressedError ? 'suppressed' : 'rate_limited';
-                await jobDeliveryHandle.refused(recipient, status, error.message);
+              if (error instanceof RateLimitedError) {
+                await jobDeliveryHandle.refused(recipient, 'rate_limited', error.message);
               }
               throw error;
             }

@@ -191,6 +191,35 @@ describe('no email twice', () => {
     );
   });
 
+  it('claims no address on the suppression list, in the same statement as the claims beside it', async () => {
+    const ledger = createLedger(db.pool, db.schema);
+    await db.pool.query(
+      `INSERT INTO ${db.schema}.email_suppressions (address, reason, source, expires_at)
+       VALUES ('listed@example.com', 'complaint', 'test', NULL),
+              ('lapsed@example.com', 'bounce', 'test', now() - interval '1 day')`,
+    );
+    const job = (name: string) => ({
+      key: `send_welcome_email~suppressed-${name}`,
+      jobId: name,
+      queue: 'auth_emails',
+      task: 'send_welcome_email',
+      correlationId: undefined,
+      leaseMs: 60_000,
+      uncertain: 'resend' as const,
+    });
+    // Claimed together, so the three go in one batch: only the listed one is refused.
+    const [listed, lapsed, free] = await Promise.all([
+      ledger.claim(job('listed'), 'Listed@Example.com', 't-1'),
+      ledger.claim(job('lapsed'), 'lapsed@example.com', 't-2'),
+      ledger.claim(job('free'), 'free@example.com', 't-3'),
+    ]);
+    expect(listed).toEqual({ status: 'suppressed', reason: 'complaint', expiresAt: undefined });
+    expect(lapsed).toEqual({ status: 'claimed' });
+    expect(free).toEqual({ status: 'claimed' });
+    expect(await rows('idempotency_key = $1', [job('listed').key])).toEqual([]);
+    expect((await rows('idempotency_key = $1', [job('free').key]))[0]).toMatchObject({ status: 'sending' });
+  });
+
   it('still sends once and records it when the database connection is terminated right after the 250', async () => {
     const start = smtp.transactions;
     smtp.beforeReply = async (n) => {

@@ -6,14 +6,18 @@ export interface LedgerSql {
   pool: pg.Pool;
   /** `"<schema>".email_deliveries`, quoted. */
   table: string;
+  /** `"<schema>".email_suppressions`, quoted: the claim reads it (../suppressions.ts keeps it). */
+  suppressions: string;
   query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
 export function ledgerSql(pool: pg.Pool, schema: string): LedgerSql {
-  const table = `"${schema.replace(/"/g, '""')}".email_deliveries`;
+  const quoted = `"${schema.replace(/"/g, '""')}"`;
+  const table = `${quoted}.email_deliveries`;
   return {
     pool,
     table,
+    suppressions: `${quoted}.email_suppressions`,
     async query(text, values) {
       try {
         return await pool.query(text, values);
@@ -26,7 +30,7 @@ export function ledgerSql(pool: pg.Pool, schema: string): LedgerSql {
 
 /**
  * Statuses an attempt may claim again: nothing went out for them. `suppressed` too: the suppression list is
- * checked before every claim, so a key refused while its address was listed sends once the address is removed.
+ * checked by every claim, so a key refused while its address was listed sends once the address is removed.
  */
 export const RECLAIMABLE = `('failed', 'expired', 'rate_limited', 'suppressed')`;
 

@@ -1,5 +1,6 @@
 /** The ledger's own shapes: what a job tells it, and what it answers. */
 import type { DeliveryStatus } from '../delivery-statuses.js';
+import type { SuppressionReason } from '../suppressions.js';
 
 export interface DeliveryJob {
   key: string;
@@ -29,7 +30,9 @@ export type ClaimResult =
   /** An earlier attempt may have sent it; a person decides. */
   | { status: 'unknown' }
   /** A final state that forbids sending (bounced, suppressed). */
-  | { status: 'blocked'; state: DeliveryStatus };
+  | { status: 'blocked'; state: DeliveryStatus }
+  /** The address is on the suppression list (in force until `expiresAt`): nothing claimed, nothing recorded. */
+  | { status: 'suppressed'; reason: SuppressionReason; expiresAt: Date | undefined };
 
 export type ExpiryRecord =
   { status: 'expired' } | { status: 'sent'; messageId: string | undefined; response: string | undefined };
