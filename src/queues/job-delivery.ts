@@ -62,7 +62,10 @@ export function jobDelivery(job: Job, token: string, row: DeliveryJob, deps: Job
     await ledger
       ?.markRefused(row, recipient, status, reason)
       .catch((error: Error) =>
-        log.warn({ err: maskEmailsIn(error.message) }, `not sent (${status}), and the ledger could not record it`),
+        log.warn(
+          { err: maskEmailsIn(error.message) },
+          `not sent (${status}), and the ledger could not record it`,
+        ),
       );
     await report(status);
   };
