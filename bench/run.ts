@@ -49,7 +49,8 @@ const { values: args } = parseArgs({
     'latency-only': { type: 'boolean', default: false },
     // Only the service's throughput with the ledger on, e.g. to try a setting.
     'throughput-only': { type: 'boolean', default: false },
-    // The bare pipeline and the service (ledger on), alternately --rounds times: a change's effect on the ratio.
+    // The bare pipeline and the service (ledger on; uncapped, then heap capped as shipped), alternately --rounds
+    // times: ratios that drift of the machine's speed over a run cannot bend.
     'pair-only': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     // Only the Celery bridge's two steps: through the bridge to email, and the bridge alone.
@@ -702,18 +703,29 @@ if (args['throughput-only']) {
 }
 if (args['pair-only']) {
   try {
-    const ratios: number[] = [];
+    const ratios: Array<{ service: number; capped: number }> = [];
     for (let round = 0; round < Number(args.rounds); round++) {
-      await clearLedger(database);
       const bare = await throughput('bare', sink, (prefix) => startBare(prefix, sink.port));
       await clearLedger(database);
       const service = await throughput('service', sink, (prefix) =>
         startService(prefix, sink.port, database, true),
       );
-      ratios.push(service.emailsPerSecond / bare.emailsPerSecond);
-      console.log({ round, bare, service, ratio: ratios.at(-1) });
+      await clearLedger(database);
+      const capped = await throughput('service-heap-capped', sink, (prefix) =>
+        startService(prefix, sink.port, database, true, [HEAP_CAP]),
+      );
+      ratios.push({
+        service: service.emailsPerSecond / bare.emailsPerSecond,
+        capped: capped.emailsPerSecond / bare.emailsPerSecond,
+      });
+      console.log({ round, bare, service, capped, ratios: ratios.at(-1) });
     }
-    console.log({ ratios, median: ratios.sort((a, b) => a - b)[Math.floor(ratios.length / 2)] });
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    console.log({
+      ratios,
+      medianService: median(ratios.map((r) => r.service)),
+      medianCapped: median(ratios.map((r) => r.capped)),
+    });
   } finally {
     await database.close();
     sink.stop();

@@ -88,18 +88,42 @@ export function buildMimeMessage(message: MimeMessage): string {
     '',
     `--${boundary}`,
     'Content-Type: text/plain; charset=utf-8',
-    'Content-Transfer-Encoding: quoted-printable',
-    '',
-    encodeQuotedPrintable(message.text),
+    ...part(message.text),
     `--${boundary}`,
     'Content-Type: text/html; charset=utf-8',
-    'Content-Transfer-Encoding: quoted-printable',
-    '',
-    encodeQuotedPrintable(message.html),
+    ...part(message.html),
     `--${boundary}--`,
     '',
   );
   return lines.join('\r\n');
+}
+
+/**
+ * A part's encoding and body. Plain ASCII in lines no longer than a server must take (998, RFC 5321) goes as it is
+ * (7bit: nothing to encode, and the most common case for our markup); anything else as quoted-printable.
+ */
+function part(content: string): [string, string, string] {
+  if (isSevenBit(content)) {
+    return ['Content-Transfer-Encoding: 7bit', '', content.replace(/\r\n|\r|\n/g, '\r\n')];
+  }
+  return ['Content-Transfer-Encoding: quoted-printable', '', encodeQuotedPrintable(content)];
+}
+
+/** 998 octets a line before its CRLF (a CR measured with its line: a lone one only ever splits a line in two). */
+const MAX_7BIT_LINE = 998;
+const NOT_7BIT = /[^\t\n\r\x20-\x7e]/;
+
+/** Plain ASCII (tab, CR and LF the only controls) in lines of at most 998 octets: natively scanned, both. */
+export function isSevenBit(content: string): boolean {
+  if (NOT_7BIT.test(content)) return false;
+  for (let start = 0; start <= content.length;) {
+    const end = content.indexOf('\n', start);
+    const length = (end === -1 ? content.length : end) - start;
+    if (length > MAX_7BIT_LINE + (end > 0 && content.charCodeAt(end - 1) === 0x0d ? 1 : 0)) return false;
+    if (end === -1) return true;
+    start = end + 1;
+  }
+  return true;
 }
 
 const HEX = Buffer.from('0123456789ABCDEF');

@@ -108,6 +108,8 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
           plainSender && isPlainAddress(email.to)
             ? {
                 envelope: { from: sender.address, to: [email.to] },
+                // The raw message carries it; named here too, or nodemailer draws one of its own to ignore.
+                messageId,
                 raw: buildMimeMessage({
                   from,
                   replyTo,

@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decode } from 'libqp';
 import { simpleParser } from 'mailparser';
-import { buildMimeMessage, encodeQuotedPrintable, isPlainAddress } from '../../src/mail/mime-message.js';
+import {
+  buildMimeMessage,
+  encodeQuotedPrintable,
+  isPlainAddress,
+  isSevenBit,
+} from '../../src/mail/mime-message.js';
 
 const message = (overrides: Partial<Parameters<typeof buildMimeMessage>[0]> = {}) =>
   buildMimeMessage({
@@ -53,6 +58,34 @@ describe('encodeQuotedPrintable', () => {
     expect(encodeQuotedPrintable('a=b \nc')).toBe('a=3Db=20\r\nc');
     const encoded = encodeQuotedPrintable(`${'x'.repeat(74)}é`);
     expect(encoded).toBe(`${'x'.repeat(74)}=\r\n=C3=A9`);
+  });
+});
+
+describe('the transfer encoding of a part', () => {
+  const encodingOf = (raw: string, type: string) =>
+    new RegExp(`Content-Type: ${type}; charset=utf-8\\r\\nContent-Transfer-Encoding: ([\\w-]+)`).exec(
+      raw,
+    )?.[1];
+
+  it('is 7bit for plain ASCII in short lines, quoted-printable for anything else, and reads back the same', async () => {
+    const long = `<p>${'x'.repeat(1_000)}</p>`;
+    const raw = message({ text: 'Hello\r\nthere = 1\n', html: long });
+    expect(encodingOf(raw, 'text/plain')).toBe('7bit');
+    expect(encodingOf(raw, 'text/html')).toBe('quoted-printable');
+    const mail = await simpleParser(raw);
+    expect(mail.text).toBe('Hello\nthere = 1\n');
+    expect(mail.html).toBe(long);
+    expect(encodingOf(message({ text: 'Grüße' }), 'text/plain')).toBe('quoted-printable');
+  });
+
+  it('takes lines of up to 998 octets and no control character but tab, CR and LF', () => {
+    expect(isSevenBit(`${'a'.repeat(998)}\r\n${'b'.repeat(998)}\n${'c'.repeat(998)}`)).toBe(true);
+    expect(isSevenBit(`${'a'.repeat(999)}\r\nb`)).toBe(false);
+    expect(isSevenBit(`a\n${'b'.repeat(999)}`)).toBe(false);
+    expect(isSevenBit('tab\tand\rCR')).toBe(true);
+    expect(isSevenBit('bell\u0007')).toBe(false);
+    expect(isSevenBit('del\u007f')).toBe(false);
+    expect(isSevenBit('')).toBe(true);
   });
 });
 
