@@ -489,6 +489,13 @@ async function latency(sink: Sink, database: BenchDatabase, rate = RATE): Promis
     .filter((ms) => Number.isFinite(ms))
     .sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  // BENCH_LATENCY_TRACE=file: each email's acceptance time (ms from the start) and latency, to find the stalls.
+  if (process.env.BENCH_LATENCY_TRACE) {
+    const trace = sink.accepted
+      .filter(([id]) => enqueuedAt.has(id))
+      .map(([id, t]) => `${(t - t0).toFixed(1)} ${(t - enqueuedAt.get(id)!).toFixed(1)}`);
+    writeFileSync(`${process.env.BENCH_LATENCY_TRACE}.${rate}`, `${trace.join('\n')}\n`);
+  }
   await client.close();
   await Promise.all(queues.map((q) => q.close()));
   await worker.stop();
