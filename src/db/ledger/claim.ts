@@ -24,6 +24,29 @@ type ClaimAnswer = true | false | { reason: SuppressionReason; expiresAt: Date |
 export function createClaim(
   sql: LedgerSql,
 ): (job: DeliveryJob, recipient: string, token: string) => Promise<ClaimResult> {
+  const claimStatement = sql.prepared(
+    `WITH x AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                            $7::float8[], $8::text[], $10::text[]) AS x(k, j, q, t, r, c, l, a, n)
+     ), listed AS (
+       SELECT x.k, s.reason, s.expires_at FROM x JOIN ${sql.suppressions} AS s ON s.address = x.n
+        WHERE s.expires_at IS NULL OR s.expires_at > now()
+     ), claimed AS (
+       INSERT INTO ${sql.table} AS d
+         (idempotency_key, job_id, queue, task, recipient, status, attempts, correlation_id, lease_until,
+          attempt_token)
+       SELECT k, j, q, t, r, 'sending', 1, c, now() + make_interval(secs => l), a
+         FROM x WHERE x.k NOT IN (SELECT k FROM listed)
+       ON CONFLICT (idempotency_key) DO UPDATE SET
+         status = 'sending', attempts = d.attempts + 1, job_id = EXCLUDED.job_id, queue = EXCLUDED.queue,
+         recipient = EXCLUDED.recipient, correlation_id = EXCLUDED.correlation_id,
+         lease_until = EXCLUDED.lease_until, attempt_token = EXCLUDED.attempt_token, updated_at = now()
+       WHERE d.status IN ${RECLAIMABLE} OR (d.status = 'sending' AND d.lease_until < now() AND $9)
+       RETURNING d.idempotency_key AS k
+     )
+     SELECT k, NULL AS reason, NULL::timestamptz AS expires_at FROM claimed
+     UNION ALL SELECT k, reason, expires_at FROM listed`,
+  );
   // A stale 'sending' row (its lease over) is taken in the same statement only by tasks whose policy resends.
   const claimMany = (resend: boolean) =>
     batched<ClaimItem, ClaimAnswer>(async (items) => {
@@ -31,45 +54,22 @@ export function createClaim(
       const first = new Map<string, ClaimItem>();
       for (const item of items) if (!first.has(item.job.key)) first.set(item.job.key, item);
       const rows = [...first.values()];
-      const { rows: answers } = await sql.query<{
+      const { rows: answers } = await claimStatement<{
         k: string;
         reason: SuppressionReason | null;
         expires_at: Date | null;
-      }>(
-        `WITH x AS (
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                $7::float8[], $8::text[], $10::text[]) AS x(k, j, q, t, r, c, l, a, n)
-         ), listed AS (
-           SELECT x.k, s.reason, s.expires_at FROM x JOIN ${sql.suppressions} AS s ON s.address = x.n
-            WHERE s.expires_at IS NULL OR s.expires_at > now()
-         ), claimed AS (
-           INSERT INTO ${sql.table} AS d
-             (idempotency_key, job_id, queue, task, recipient, status, attempts, correlation_id, lease_until,
-              attempt_token)
-           SELECT k, j, q, t, r, 'sending', 1, c, now() + make_interval(secs => l), a
-             FROM x WHERE x.k NOT IN (SELECT k FROM listed)
-           ON CONFLICT (idempotency_key) DO UPDATE SET
-             status = 'sending', attempts = d.attempts + 1, job_id = EXCLUDED.job_id, queue = EXCLUDED.queue,
-             recipient = EXCLUDED.recipient, correlation_id = EXCLUDED.correlation_id,
-             lease_until = EXCLUDED.lease_until, attempt_token = EXCLUDED.attempt_token, updated_at = now()
-           WHERE d.status IN ${RECLAIMABLE} OR (d.status = 'sending' AND d.lease_until < now() AND $9)
-           RETURNING d.idempotency_key AS k
-         )
-         SELECT k, NULL AS reason, NULL::timestamptz AS expires_at FROM claimed
-         UNION ALL SELECT k, reason, expires_at FROM listed`,
-        [
-          rows.map((r) => r.job.key),
-          rows.map((r) => r.job.jobId),
-          rows.map((r) => r.job.queue),
-          rows.map((r) => r.job.task),
-          rows.map((r) => r.recipient),
-          rows.map((r) => r.job.correlationId ?? null),
-          rows.map((r) => r.job.leaseMs / 1000),
-          rows.map((r) => r.token),
-          resend,
-          rows.map((r) => normalizeAddress(r.recipient)),
-        ],
-      );
+      }>([
+        rows.map((r) => r.job.key),
+        rows.map((r) => r.job.jobId),
+        rows.map((r) => r.job.queue),
+        rows.map((r) => r.job.task),
+        rows.map((r) => r.recipient),
+        rows.map((r) => r.job.correlationId ?? null),
+        rows.map((r) => r.job.leaseMs / 1000),
+        rows.map((r) => r.token),
+        resend,
+        rows.map((r) => normalizeAddress(r.recipient)),
+      ]);
       const byKey = new Map(answers.map((row) => [row.k, row]));
       return items.map((item): ClaimAnswer => {
         const answer = first.get(item.job.key) === item ? byKey.get(item.job.key) : undefined;

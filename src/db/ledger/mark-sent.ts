@@ -12,24 +12,24 @@ interface SentItem extends SentRecord {
 }
 
 export function createMarkSent(sql: LedgerSql) {
+  const markSentStatement = sql.prepared(
+    `UPDATE ${sql.table} AS d
+      SET status = 'sent', message_id = x.m, smtp_response = x.r, subject = x.s, relay = x.relay,
+          sent_at = now(), updated_at = now(), lease_until = NULL, last_error = NULL
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+          AS x(k, t, m, r, s, relay)
+    WHERE d.idempotency_key = x.k AND d.attempt_token = x.t AND d.status = 'sending'
+    RETURNING x.k, x.t`,
+  );
   const markSentMany = batched<SentItem, boolean>(async (items) => {
-    const { rows } = await sql.query<{ k: string; t: string }>(
-      `UPDATE ${sql.table} AS d
-          SET status = 'sent', message_id = x.m, smtp_response = x.r, subject = x.s, relay = x.relay,
-              sent_at = now(), updated_at = now(), lease_until = NULL, last_error = NULL
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-              AS x(k, t, m, r, s, relay)
-        WHERE d.idempotency_key = x.k AND d.attempt_token = x.t AND d.status = 'sending'
-        RETURNING x.k, x.t`,
-      [
-        items.map((i) => i.key),
-        items.map((i) => i.token),
-        items.map((i) => i.messageId),
-        items.map((i) => i.response),
-        items.map((i) => i.subject),
-        items.map((i) => i.relay ?? null),
-      ],
-    );
+    const { rows } = await markSentStatement<{ k: string; t: string }>([
+      items.map((i) => i.key),
+      items.map((i) => i.token),
+      items.map((i) => i.messageId),
+      items.map((i) => i.response),
+      items.map((i) => i.subject),
+      items.map((i) => i.relay ?? null),
+    ]);
     const recorded = new Set(rows.map((row) => `${row.k}\u0000${row.t}`));
     return items.map((i) => recorded.has(`${i.key}\u0000${i.token}`));
   });

@@ -1,4 +1,5 @@
 /** What every ledger statement runs on: the pool, the quoted table name, and a query that sorts failures. */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { toDatabaseError } from '../pg-errors.js';
 
@@ -9,6 +10,12 @@ export interface LedgerSql {
   /** `"<schema>".email_suppressions`, quoted: the claim reads it (../suppressions.ts keeps it). */
   suppressions: string;
   query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * The same, as a named statement: PostgreSQL parses and plans it once per connection instead of on every call.
+   * For the statements of every email (the claim, the sent record), whose planning was most of PostgreSQL's CPU
+   * per email (docs/BENCHMARKS.md).
+   */
+  prepared(text: string): <R extends pg.QueryResultRow>(values: unknown[]) => Promise<pg.QueryResult<R>>;
 }
 
 export function ledgerSql(pool: pg.Pool, schema: string): LedgerSql {
@@ -24,6 +31,17 @@ export function ledgerSql(pool: pg.Pool, schema: string): LedgerSql {
       } catch (error) {
         throw toDatabaseError(error, `the delivery ledger ${table}`);
       }
+    },
+    prepared(text) {
+      // Named for its text: ledgers of two schemas may share a pool.
+      const name = `ledger-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+      return async (values) => {
+        try {
+          return await pool.query({ name, text, values });
+        } catch (error) {
+          throw toDatabaseError(error, `the delivery ledger ${table}`);
+        }
+      };
     },
   };
 }
