@@ -4,7 +4,6 @@
  * with `expires_at` in the past is as good as gone (and is removed when the address is suppressed again).
  */
 import type pg from 'pg';
-import { batched } from './batch.js';
 import { toDatabaseError } from './pg-errors.js';
 
 export const SUPPRESSION_REASONS = ['bounce', 'complaint', 'unsubscribe', 'manual'] as const;
@@ -51,19 +50,14 @@ export function createSuppressionList(pool: pg.Pool, schema: string) {
     }
   };
   return {
-    /**
-     * The address's entry while it is in force. Every email asks before its claim, so the questions of jobs that
-     * run together go in one statement, as the ledger's claims do.
-     */
-    find: batched(async (addresses: string[]): Promise<Array<Suppression | undefined>> => {
-      const normalized = addresses.map(normalizeAddress);
+    /** The address's entry while it is in force. (A send asks in its ledger claim: ledger/claim.ts.) */
+    async find(address: string): Promise<Suppression | undefined> {
       const { rows } = await query<Suppression>(
-        `SELECT * FROM ${table} WHERE address = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())`,
-        [normalized],
+        `SELECT * FROM ${table} WHERE address = $1 AND (expires_at IS NULL OR expires_at > now())`,
+        [normalizeAddress(address)],
       );
-      const byAddress = new Map(rows.map((row) => [row.address, row]));
-      return normalized.map((address) => byAddress.get(address));
-    }),
+      return rows[0];
+    },
     /**
      * Adds the address, or renews its entry. A lasting entry (a complaint, an unsubscribe) is never shortened by
      * a later bounce with a term.

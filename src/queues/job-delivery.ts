@@ -43,7 +43,7 @@ export interface JobDelivery {
    * server refused the address). Never throws.
    */
   release(reason: string, status?: 'failed' | 'bounced'): Promise<void>;
-  /** Records that the email was refused before any claim (a limit, the suppression list). Never throws. */
+  /** Records that the email was refused without a claim (a limit, the suppression list). Never throws. */
   refused(recipient: string, status: 'rate_limited' | 'suppressed', reason: string): Promise<void>;
   /** Records an expiry, unless the ledger shows the email already sent. */
   expired(recipient: string | undefined): Promise<ExpiryRecord>;

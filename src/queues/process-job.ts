@@ -68,7 +68,7 @@ export interface ProcessorDeps {
   dependenciesOf(queue: QueueName): readonly Dependency[];
   /** Counts each outcome for /metrics (issue 9). */
   metrics?: Pick<WorkerMetrics, 'jobOutcome' | 'relaySent'>;
-  /** The suppression list and RECIPIENT_LIMITS, checked before each claim (issue 12). */
+  /** RECIPIENT_LIMITS, checked before each claim, and what a bounce does to the suppression list (issue 12). */
   admission?: Admission;
   /** EMAIL_RATE_LIMIT and the relay's backpressure, taken from before each claim (issue 12). */
   quota?: SendQuota;
