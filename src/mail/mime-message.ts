@@ -38,10 +38,14 @@ export function isPlainAddress(address: string): boolean {
   return address.length <= 320 && PLAIN_ADDRESS.test(address);
 }
 
-/** As nodemailer writes a display name: bare when it is words, quoted when ASCII, else an encoded word. */
+/**
+ * As nodemailer writes a display name: bare when it is words, quoted when ASCII, else an encoded word. And as an
+ * encoded word when it holds `=?`: readers decode what looks like one even inside quotes, so a name written as
+ * `=?utf-8?B?…?=` would show as whatever it encodes (another sender, another address).
+ */
 function displayName(name: string): string {
   if (/^[\w ]*$/.test(name)) return name;
-  if (/^[\x20-\x7e]*$/.test(name)) return `"${name.replace(/["\\]/g, '\\$&')}"`;
+  if (/^[\x20-\x7e]*$/.test(name) && !name.includes('=?')) return `"${name.replace(/["\\]/g, '\\$&')}"`;
   return encodeWord(name, 'Q', 52);
 }
 
@@ -49,10 +53,13 @@ const mailbox = ({ address, name }: Mailbox) => (name ? `${displayName(name)} <$
 
 /**
  * An unstructured header value (Subject, List-Unsubscribe): control characters (a line break among them) can only
- * go as an encoded word, non-ASCII words go as encoded words, the rest as it is.
+ * go as an encoded word, and so does a value holding `=?` (else a reader decodes the look-alike of an encoded word
+ * a payload put there); non-ASCII words go as encoded words, the rest as it is.
  */
 function unstructured(value: string): string {
-  return hasControl(value) ? encodeWord(value, 'Q', 52) : encodeWords(value, 'Q', 52, true);
+  return hasControl(value) || value.includes('=?')
+    ? encodeWord(value, 'Q', 52)
+    : encodeWords(value, 'Q', 52, true);
 }
 
 /** Any control character but the tab (a fold point), or DEL. */

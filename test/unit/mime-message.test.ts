@@ -146,6 +146,22 @@ describe('buildMimeMessage', () => {
     expect(mail.subject).toBe('Hi\r\nBcc: victim@example.com');
   });
 
+  it('reads back the look-alike of an encoded word as the text it is, in a name and in the subject', async () => {
+    const name = '=?utf-8?B?RXZpbCA8ZXZpbEBhdHRhY2tlci50ZXN0Pg==?=';
+    const quoted = 'A, "=?utf-8?Q?Mallory?=" <m@x.test>';
+    const subject = 'Booking cancelled: =?utf-8?Q?Fake=0D=0ABcc:_x@y?= real';
+    const mail = await simpleParser(
+      message({
+        to: { address: 'ada@example.com', name },
+        replyTo: { address: 'help@example.org', name: quoted },
+        subject,
+      }),
+    );
+    expect(mail.to && 'value' in mail.to && mail.to.value).toEqual([{ address: 'ada@example.com', name }]);
+    expect(mail.replyTo?.value).toEqual([{ address: 'help@example.org', name: quoted }]);
+    expect(mail.subject).toBe(subject);
+  });
+
   it('takes only plain ASCII addresses', () => {
     expect(isPlainAddress('jane.doe+tag@mail.example.co.uk')).toBe(true);
     expect(isPlainAddress('ünïcode@exämple.com')).toBe(false);
