@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Config } from '../config.js';
 
@@ -24,4 +25,12 @@ export function createPool(
   // An idle client dropped by a server restart emits here; without a listener it would crash the process.
   pool.on('error', (error) => options.onIdleError?.(error));
   return pool;
+}
+
+/**
+ * The name of a named (prepared) statement, from its text: PostgreSQL parses and plans it once per connection, and
+ * two texts never share a name (users directories of two tables, ledgers of two schemas, on one pool).
+ */
+export function statementName(label: string, text: string): string {
+  return `${label}-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
 }

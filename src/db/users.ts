@@ -2,14 +2,13 @@
  * Reads recipients from the platform's users table, read-only, with the old service's query
  * (`SELECT email FROM users WHERE id = $1 AND is_active = true`); table and columns come from configuration.
  */
-import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Recipient } from '../email-types.js';
 import { InvalidRecipientError, RecipientLookupError, RecipientNotFoundError } from '../errors.js';
 import { bareMailbox } from '@email-workers/client/internal';
 import { batched } from './batch.js';
 import { classifyPgError, toDatabaseError } from './pg-errors.js';
-import type { Pool } from './pool.js';
+import { statementName, type Pool } from './pool.js';
 
 export type UsersTable = Config['database']['users'];
 
@@ -52,8 +51,9 @@ export function buildRecipientsQuery(users: UsersTable, idType: string): string 
 
 export function createUserDirectory(pool: Pool, users: UsersTable): UserDirectory {
   const text = buildRecipientQuery(users);
+  const name = statementName('find-recipient', text);
   const findOne = async (userId: string): Promise<UserRow | undefined> =>
-    (await pool.query<UserRow>({ name: 'find-recipient', text, values: [userId] })).rows[0];
+    (await pool.query<UserRow>({ name, text, values: [userId] })).rows[0];
   // The id column's type, read once; unknown (a view without one, no rights to the catalog): one query per id.
   let manyText: Promise<{ text: string; name: string } | undefined> | undefined;
   const recipientsQuery = () =>
@@ -69,7 +69,7 @@ export function createUserDirectory(pool: Pool, users: UsersTable): UserDirector
         // Prepared once per connection; named for its text, as directories of other tables may share the pool.
         return {
           text,
-          name: `find-recipients-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`,
+          name: statementName('find-recipients', text),
         };
       })
       .catch(() => undefined));

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { SmtpConfig } from '../config.js';
 import type { OutgoingEmail, SentEmail } from '../email-types.js';
-import { buildMimeMessage, isPlainAddress } from './mime-message.js';
+import { isPlainAddress, mimeWriter } from './mime-message.js';
 import { toSmtpError } from './smtp-errors.js';
 
 export interface Sender {
@@ -95,43 +95,38 @@ export function createMailer(smtp: SmtpConfig & { host: string }, sender: Sender
   });
   const from = { address: sender.address, name: sender.name };
   const replyTo = sender.replyTo ? { address: sender.replyTo, name: sender.name } : undefined;
-  // The usual message is built here in one pass (mime-message.ts); exotic addresses go through nodemailer's composer.
-  const plainSender = isPlainAddress(sender.address) && (!sender.replyTo || isPlainAddress(sender.replyTo));
+  // The usual message is written here in one pass (mime-message.ts); exotic addresses go through nodemailer's
+  // composer.
+  const writeMime =
+    isPlainAddress(sender.address) && (!sender.replyTo || isPlainAddress(sender.replyTo))
+      ? mimeWriter({ from, replyTo })
+      : undefined;
 
   return {
     async send(email, options = {}) {
       let dataStarted = false;
       try {
-        const to = email.toName ? { address: email.to, name: email.toName } : { address: email.to };
         const messageId = email.messageId ?? messageIdFor(randomBytes(16).toString('hex'), sender.address);
+        const fields = {
+          to: email.toName ? { address: email.to, name: email.toName } : { address: email.to },
+          subject: email.subject,
+          text: email.text,
+          html: email.html,
+          messageId,
+          headers: email.headers,
+        };
         const content: SendMailOptions =
-          plainSender && isPlainAddress(email.to)
+          writeMime && isPlainAddress(email.to)
             ? {
                 envelope: { from: sender.address, to: [email.to] },
                 // The raw message carries it; named here too, or nodemailer draws one of its own to ignore.
                 messageId,
-                raw: buildMimeMessage({
-                  from,
-                  replyTo,
-                  to,
-                  subject: email.subject,
-                  text: email.text,
-                  html: email.html,
-                  messageId,
-                  headers: email.headers,
-                  boundary: nextBoundary(),
-                  date: new Date(),
-                }),
+                raw: writeMime({ ...fields, boundary: nextBoundary(), date: new Date() }),
               }
             : {
+                ...fields,
                 from,
                 replyTo,
-                to,
-                subject: email.subject,
-                html: email.html,
-                text: email.text,
-                messageId,
-                headers: email.headers,
                 // Quoted-printable is what nodemailer would pick for our mostly ASCII markup, and naming it
                 // skips a character-by-character scan of every part.
                 textEncoding: 'quoted-printable',

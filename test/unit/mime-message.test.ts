@@ -1,5 +1,5 @@
 /**
- * The one-pass message builder (src/mail/mime-message.ts), read back by mailparser, the parser the integration
+ * The one-pass message writer (src/mail/mime-message.ts), read back by mailparser, the parser the integration
  * tests use for what the SMTP sink receives; its quoted-printable checked against libqp's decoder.
  */
 import { describe, expect, it } from 'vitest';
@@ -7,16 +7,20 @@ import fc from 'fast-check';
 import { decode } from 'libqp';
 import { simpleParser } from 'mailparser';
 import {
-  buildMimeMessage,
   encodeQuotedPrintable,
   isPlainAddress,
   isSevenBit,
+  mimeWriter,
+  type MimeMessage,
+  type Sender,
 } from '../../src/mail/mime-message.js';
 
-const message = (overrides: Partial<Parameters<typeof buildMimeMessage>[0]> = {}) =>
-  buildMimeMessage({
-    from: { address: 'tickets@mail.example.org', name: 'Example Tickets' },
-    replyTo: { address: 'help@example.org', name: 'Example Tickets' },
+const message = ({
+  from = { address: 'tickets@mail.example.org', name: 'Example Tickets' },
+  replyTo = { address: 'help@example.org', name: 'Example Tickets' },
+  ...overrides
+}: Partial<MimeMessage & Sender> = {}) =>
+  mimeWriter({ from, replyTo })({
     to: { address: 'ada@example.com', name: 'Ada Lovelace' },
     subject: 'Your booking is confirmed',
     text: 'Hello Ada,\nyour booking is confirmed.\n',
@@ -89,7 +93,7 @@ describe('the transfer encoding of a part', () => {
   });
 });
 
-describe('buildMimeMessage', () => {
+describe('mimeWriter', () => {
   it('reads back as the message it was given: addresses, subject, both alternatives, the fields', async () => {
     const mail = await simpleParser(
       message({

@@ -1,7 +1,7 @@
 /** What every ledger statement runs on: the pool, the quoted table name, and a query that sorts failures. */
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { toDatabaseError } from '../pg-errors.js';
+import { statementName } from '../pool.js';
 
 export interface LedgerSql {
   pool: pg.Pool;
@@ -33,8 +33,7 @@ export function ledgerSql(pool: pg.Pool, schema: string): LedgerSql {
       }
     },
     prepared(text) {
-      // Named for its text: ledgers of two schemas may share a pool.
-      const name = `ledger-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+      const name = statementName('ledger', text);
       return async (values) => {
         try {
           return await pool.query({ name, text, values });
